@@ -34,11 +34,19 @@ def main() -> int:
 
     OUT.mkdir(parents=True, exist_ok=True)
     include = str(Path(grpc_tools.__file__).parent / "_proto")
-    args = ["protoc", f"-I{PROTO}", f"-I{include}", f"--python_out={OUT}", f"--grpc_python_out={OUT}"]
+    args = [
+        "protoc",
+        f"-I{PROTO}",
+        f"-I{include}",
+        f"--python_out={OUT}",
+        f"--grpc_python_out={OUT}",
+    ]
     try:
         import mypy_protobuf  # noqa: F401
 
-        args.append(f"--mypy_out={OUT}")
+        plugin = Path(sys.executable).parent / "protoc-gen-mypy"
+        if plugin.exists():
+            args += [f"--plugin=protoc-gen-mypy={plugin}", f"--mypy_out={OUT}"]
     except ImportError:
         pass
     args += [str(PROTO / f) for f in FILES]

@@ -1,0 +1,217 @@
+"""Exporter: called once per record with its content as a file object (PROTOCOL.md §5).
+
+    class DirExporter(Exporter[DirOptions]):
+        options_class = DirOptions
+        type_name = "dir"
+
+        def export(self, record: Record, content: ChunkStream | None) -> None:
+            if record.is_dir: os.makedirs(self.root + record.pathname, exist_ok=True)
+            elif content is not None: write_atomically(self.root + record.pathname, content)
+
+`content` yields the record's chunks up to the empty-chunk terminator; if the host stops without
+the terminator, reading raises `ProtocolError`, so a writer that commits only after reading to
+the end never commits a truncated file. Raise to fail one record (sent as a result error); the
+stream goes on. Return a `Future` to finish the record in the background (content must be
+consumed before returning). `finish()` runs at the end of every Export stream, after all
+futures: the place to fix directory modes and mtimes after their children.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from abc import abstractmethod
+from collections.abc import Iterator
+from concurrent.futures import Future
+from typing import Any
+
+import grpc
+
+from ._pb import connectors_pb2 as cpb
+from ._pb import exporter_pb2 as pb
+from ._pb import exporter_pb2_grpc as pb_grpc
+from .chunks import ChunkStream
+from .connector import Connector, InitContext, OptT, Resolver, abort, build, guarded, require
+from .errors import ProtocolError, status_of
+from .records import Record, basename
+
+log = logging.getLogger(__name__)
+_END = object()
+
+
+class Exporter(Connector[OptT]):
+    kind = "exporter"
+
+    @abstractmethod
+    def export(self, record: Record, content: ChunkStream | None) -> Future[None] | None:
+        """Write one record. Raise to report a per-record error."""
+
+    def finish(self) -> list[tuple[Record, str]]:
+        """End of one Export stream; return (record, error) pairs for late failures."""
+        return []
+
+
+def _result(rec: cpb.Record, error: str = "") -> pb.ExportResponse:
+    header = cpb.Record()
+    header.CopyFrom(rec)
+    if not header.error and not header.isXattr and not header.HasField("fileInfo"):
+        header.fileInfo.name = basename(header.pathname)  # the host requires fileInfo (§3.3)
+    return pb.ExportResponse(result=cpb.Result(header=header, error=error))
+
+
+class ExporterServicer(pb_grpc.ExporterServicer):
+    def __init__(self, resolve: Resolver) -> None:
+        self._resolve = resolve
+        self._conn: Exporter[Any] | None = None
+
+    def _exporter(self) -> Exporter[Any]:
+        conn = require(self._conn, "exporter")
+        assert isinstance(conn, Exporter)
+        return conn
+
+    @guarded("init")
+    def Init(self, request: pb.InitRequest, context: grpc.ServicerContext) -> pb.InitResponse:
+        o = request.options
+        ctx = InitContext(
+            kind="exporter",
+            proto=request.proto,
+            config=dict(request.config),
+            hostname=o.hostname,
+            os=o.os,
+            arch=o.arch,
+            cwd=o.cwd,
+            maxconcurrency=int(o.maxconcurrency),
+            excludes=tuple(o.excludes),
+            noxattr=o.noxattr,
+        )
+        conn = build(self._resolve, ctx)
+        self._conn = conn  # type: ignore[assignment]
+        ident = conn.identity()
+        return pb.InitResponse(
+            origin=ident.origin, type=ident.type, root=ident.root, flags=int(ident.flags)
+        )
+
+    @guarded("ping")
+    def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingResponse:
+        self._exporter().ping()
+        return pb.PingResponse()
+
+    @guarded("close")
+    def Close(self, request: pb.CloseRequest, context: grpc.ServicerContext) -> pb.CloseResponse:
+        if self._conn is not None:
+            self._conn.close()
+        return pb.CloseResponse()
+
+    def Export(
+        self, request_iterator: Iterator[pb.ExportRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.ExportResponse]:
+        try:
+            conn = self._exporter()
+        except Exception as exc:  # noqa: BLE001
+            abort(context, exc, "export")
+        out: queue.Queue[Any] = queue.Queue(maxsize=1024)
+        worker = threading.Thread(
+            target=self._consume, args=(conn, request_iterator, out), name="kloset-export"
+        )
+        worker.daemon = True
+        worker.start()
+        while True:
+            item = out.get()
+            if item is _END:
+                break
+            if isinstance(item, tuple) and isinstance(item[1], Future):
+                rec, fut = item
+                try:
+                    fut.result()
+                    yield _result(rec)
+                except Exception as exc:  # noqa: BLE001
+                    yield _result(rec, status_of(exc)[1])
+            else:
+                yield item
+
+    def _consume(
+        self,
+        conn: Exporter[Any],
+        requests: Iterator[pb.ExportRequest],
+        out: queue.Queue[Any],
+    ) -> None:
+        it = iter(requests)
+        pending: list[pb.ExportRequest] = []
+
+        def next_request() -> pb.ExportRequest | None:
+            if pending:
+                return pending.pop()
+            return next(it, None)
+
+        try:
+            while True:
+                req = next_request()
+                if req is None:
+                    break
+                which = req.WhichOneof("packet")
+                if which != "record":
+                    if which == "chunk" and req.chunk:
+                        out.put(_result(cpb.Record(), "protocol: content chunk without a record"))
+                    continue
+                rec = req.record
+                stream: ChunkStream | None = None
+                if rec.hasReader:
+                    stream = self._content(rec, next_request, pending)
+                try:
+                    fut = conn.export(Record.from_proto(rec), stream)
+                    if stream is not None:
+                        stream.drain()
+                    if isinstance(fut, Future):
+                        out.put((rec, fut))
+                    else:
+                        out.put(_result(rec))
+                except Exception as exc:  # noqa: BLE001
+                    out.put(_result(rec, status_of(exc)[1]))
+                    if stream is not None:
+                        try:
+                            stream.drain()
+                        except Exception:  # noqa: BLE001
+                            pass
+            for rec_obj, err in conn.finish():
+                out.put(_result(rec_obj.to_proto(), err))
+        except grpc.RpcError:
+            log.debug("export stream cancelled by the host")
+        except Exception as exc:  # noqa: BLE001
+            log.error("export stream failed: %s", status_of(exc)[1])
+            log.debug("export stream failure", exc_info=True)
+        finally:
+            out.put(_END)
+
+    @staticmethod
+    def _content(
+        rec: cpb.Record,
+        next_request: Any,
+        pending: list[pb.ExportRequest],
+    ) -> ChunkStream:
+        done = [False]
+
+        def next_chunk() -> bytes | None:
+            if done[0]:
+                return None
+            req = next_request()
+            if req is None:
+                done[0] = True
+                raise ProtocolError(
+                    f"{rec.pathname}: unexpected EOF (the host ended the stream without the"
+                    " end-of-content marker)"
+                )
+            if req.WhichOneof("packet") == "chunk":
+                if not req.chunk:
+                    done[0] = True
+                    return None
+                return bytes(req.chunk)
+            pending.append(req)
+            done[0] = True
+            raise ProtocolError(f"{rec.pathname}: next record arrived before end of content")
+
+        return ChunkStream(next_chunk)
+
+
+def add_to_server(server: grpc.Server, resolve: Resolver) -> None:
+    pb_grpc.add_ExporterServicer_to_server(ExporterServicer(resolve), server)

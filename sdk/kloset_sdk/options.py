@@ -1,0 +1,251 @@
+"""Config options declared once per connector, as a dataclass (rclone's option list, typed).
+
+    @dataclass(frozen=True)
+    class S3Options:
+        location: str = option(required=True, help="s3://<endpoint>/<bucket>[/prefix]")
+        use_tls: bool = option(True, help="Talk TLS to the endpoint.")
+        secret_access_key: str | None = option(None, secret=True)
+
+From that one declaration the SDK derives the JSON Schema of each connector kind (written to
+manifests/ by scripts/gen, and the manifest's `validator`), coerces Plakar's all-string config
+map into typed values, validates it against that same schema, and hands the connector a typed
+instance. Errors name the key and never echo a secret.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+import jsonschema
+
+from . import log
+from .errors import ConfigError
+
+T = TypeVar("T")
+KINDS = ("importer", "exporter", "storage")
+_TRUE = {"true", "1", "yes", "on", "y", "t"}
+_FALSE = {"false", "0", "no", "off", "n", "f", ""}
+
+
+def option(
+    default: Any = dataclasses.MISSING,
+    *,
+    required: bool = False,
+    help: str = "",
+    secret: bool = False,
+    kinds: typing.Iterable[str] | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    pattern: str | None = None,
+    min_length: int | None = None,
+    advanced: bool = False,
+) -> Any:
+    """Declare one config key; see the module docstring."""
+    meta = {
+        "help": help,
+        "secret": secret,
+        "required": required,
+        "kinds": frozenset(kinds) if kinds else frozenset(KINDS),
+        "minimum": minimum,
+        "maximum": maximum,
+        "pattern": pattern,
+        "min_length": min_length,
+        "advanced": advanced,
+    }
+    if required and default is dataclasses.MISSING:
+        default = None
+    if isinstance(default, list):
+        return dataclasses.field(default_factory=lambda d=default: list(d), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclasses.dataclass(frozen=True)
+class OptionSpec:
+    name: str
+    kind: str  # "string", "boolean", "integer", "number", "array"
+    optional: bool
+    enum: tuple[str, ...] | None
+    default: Any
+    meta: Mapping[str, Any]
+
+    @property
+    def secret(self) -> bool:
+        return bool(self.meta.get("secret"))
+
+    @property
+    def required(self) -> bool:
+        return bool(self.meta.get("required"))
+
+
+def specs(cls: type) -> list[OptionSpec]:
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        optional = False
+        args = get_args(tp)
+        if get_origin(tp) in (typing.Union, types.UnionType) and type(None) in args:
+            optional = True
+            rest = [a for a in args if a is not type(None)]
+            tp = rest[0]
+        enum = None
+        if get_origin(tp) is Literal:
+            enum = tuple(str(a) for a in get_args(tp))
+            kind = "string"
+        elif tp is bool:
+            kind = "boolean"
+        elif tp is int:
+            kind = "integer"
+        elif tp is float:
+            kind = "number"
+        elif tp is str:
+            kind = "string"
+        elif get_origin(tp) is list:
+            kind = "array"
+        else:
+            raise TypeError(f"{cls.__name__}.{f.name}: unsupported option type {tp!r}")
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        out.append(OptionSpec(f.name, kind, optional, enum, default, f.metadata))
+    return out
+
+
+def schema_for(cls: type, kind: str, title: str = "") -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of `cls` for one connector kind."""
+    props: dict[str, Any] = {}
+    required = []
+    for s in specs(cls):
+        if kind not in s.meta.get("kinds", KINDS):
+            continue
+        prop: dict[str, Any] = {"type": s.kind}
+        if s.kind == "array":
+            prop["items"] = {"type": "string"}
+        if s.enum:
+            prop["enum"] = list(s.enum)
+        if s.default is not None and not s.required:
+            prop["default"] = s.default
+        for k, jk in (
+            ("minimum", "minimum"),
+            ("maximum", "maximum"),
+            ("pattern", "pattern"),
+            ("min_length", "minLength"),
+        ):
+            if s.meta.get(k) is not None:
+                prop[jk] = s.meta[k]
+        if s.meta.get("help"):
+            prop["description"] = s.meta["help"]
+        if s.secret:
+            prop["writeOnly"] = True
+        props[s.name] = prop
+        if s.required:
+            required.append(s.name)
+    schema: dict[str, Any] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": title or f"{cls.__name__} ({kind})",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": props,
+    }
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _coerce(spec: OptionSpec, raw: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    shown = "<secret>" if spec.secret else json.dumps(raw)
+    if spec.kind == "boolean":
+        v = raw.strip().lower()
+        if v in _TRUE:
+            return True
+        if v in _FALSE:
+            return False
+        raise ConfigError(spec.name, f"expected true or false, got {shown}")
+    if spec.kind == "integer":
+        try:
+            return int(raw.strip(), 0) if raw.strip() else None
+        except ValueError:
+            raise ConfigError(spec.name, f"expected an integer, got {shown}") from None
+    if spec.kind == "number":
+        try:
+            return float(raw.strip())
+        except ValueError:
+            raise ConfigError(spec.name, f"expected a number, got {shown}") from None
+    if spec.kind == "array":
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                val = json.loads(text)
+            except ValueError:
+                raise ConfigError(spec.name, f"expected a JSON list, got {shown}") from None
+            return val
+        return [p.strip() for p in text.split(",") if p.strip()]
+    return raw
+
+
+def parse(cls: type[T], config: Mapping[str, str], kind: str) -> T:
+    """Coerce, validate and instantiate `cls` from Plakar's string map for connector `kind`."""
+    all_specs = {s.name: s for s in specs(cls)}
+    allowed = {n: s for n, s in all_specs.items() if kind in s.meta.get("kinds", KINDS)}
+    for key in sorted(config):
+        if key not in allowed:
+            known = ", ".join(sorted(allowed))
+            if key in all_specs:
+                raise ConfigError(key, f"not an option of the {kind} (its options: {known})")
+            raise ConfigError(key, f"unknown option (known options: {known})")
+    values: dict[str, Any] = {}
+    for key, raw in config.items():
+        spec = allowed[key]
+        if spec.secret and isinstance(raw, str):
+            log.register_secret(raw)
+        val = _coerce(spec, raw)
+        if val is None and spec.kind != "string":
+            continue
+        values[key] = val
+    schema = schema_for(cls, kind)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(values), key=lambda e: list(e.path))
+    if errors:
+        raise _config_error(errors[0], allowed)
+    inst = cls(**values)
+    for s in allowed.values():
+        val = getattr(inst, s.name)
+        if s.required and (val is None or val == ""):
+            raise ConfigError(s.name, "is required")
+    return inst
+
+
+def _config_error(err: jsonschema.ValidationError, specs: Mapping[str, OptionSpec]) -> ConfigError:
+    if err.validator == "required":
+        missing = [k for k in err.validator_value if k not in (err.instance or {})]
+        return ConfigError(missing[0] if missing else "", "is required")
+    key = str(err.path[0]) if err.path else ""
+    spec = specs.get(key)
+    if spec is not None and spec.secret:
+        return ConfigError(key, f"invalid value ({err.validator} check failed)")
+    if err.validator == "enum":
+        return ConfigError(
+            key,
+            f"{json.dumps(err.instance)} is not one of {', '.join(map(str, err.validator_value))}",
+        )
+    if err.validator == "pattern":
+        return ConfigError(key, f"{json.dumps(err.instance)} does not match {err.validator_value}")
+    return ConfigError(key, err.message)
+
+
+def secret_values(opts: Any) -> list[str]:
+    return [
+        str(getattr(opts, s.name))
+        for s in specs(type(opts))
+        if s.secret and getattr(opts, s.name, None)
+    ]

@@ -1,0 +1,209 @@
+"""Storage: a repository backend (PROTOCOL.md §6).
+
+    class MemStorage(Storage[MemOptions]):
+        options_class = MemOptions
+        type_name = "mem"
+
+        def create(self, config: bytes) -> None: ...
+        def open(self) -> bytes: ...
+        def list(self, res: Resource) -> Iterable[bytes]: ...
+        def put(self, res, mac, data: ChunkStream, flags: int) -> int: ...   # commit at EOF only
+        def get(self, res, mac, offset: int | None, length: int | None) -> Content: ...
+        def delete(self, res, mac) -> None: ...
+
+Put receives the data as a file object that ends at the host's half-close and raises if the
+host goes away first, so an implementation that writes to a temporary name and commits after
+reading to the end never exposes a partial object (§6.5, P15). Get raises `NotFound` for an
+unknown MAC (§9 item 38); the SDK chunks whatever it returns and enforces the requested range.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import abstractmethod
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import grpc
+
+from ._pb import storage_pb2 as pb
+from ._pb import storage_pb2_grpc as pb_grpc
+from .chunks import CHUNK_SIZE, MAX_MESSAGE, ChunkStream, iter_chunks
+from .connector import (
+    Connector,
+    InitContext,
+    OptT,
+    Resolver,
+    build,
+    guarded,
+    guarded_stream,
+    require,
+)
+from .errors import Fatal, ProtocolError
+from .layout import MAC_SIZE, Resource, check_mac, resource
+from .records import Content
+
+log = logging.getLogger(__name__)
+
+MODE_READ = 4
+MODE_WRITE = 2
+MAX_LISTED_MACS = (MAX_MESSAGE - 64) // (MAC_SIZE + 2)
+
+
+class Storage(Connector[OptT]):
+    kind = "storage"
+
+    @abstractmethod
+    def create(self, config: bytes) -> None:
+        """Initialise an empty location and persist `config` unchanged; refuse a non-empty one."""
+
+    @abstractmethod
+    def open(self) -> bytes:
+        """Return the bytes given to create()."""
+
+    def mode(self) -> int:
+        return MODE_READ | MODE_WRITE
+
+    def size(self) -> int:
+        return -1
+
+    @abstractmethod
+    def list(self, res: Resource) -> Iterable[bytes]:
+        """MACs (32 raw bytes) of every object of that resource."""
+
+    @abstractmethod
+    def put(self, res: Resource, mac: bytes, data: ChunkStream, flags: int) -> int:
+        """Store all of `data` under mac, atomically, only once data reached EOF."""
+
+    @abstractmethod
+    def get(self, res: Resource, mac: bytes, offset: int | None, length: int | None) -> Content:
+        """Whole object (offset None) or exactly `length` bytes from `offset`."""
+
+    @abstractmethod
+    def delete(self, res: Resource, mac: bytes) -> None: ...
+
+
+class StorageServicer(pb_grpc.StoreServicer):
+    def __init__(self, resolve: Resolver) -> None:
+        self._resolve = resolve
+        self._conn: Storage[Any] | None = None
+
+    def _store(self) -> Storage[Any]:
+        conn = require(self._conn, "storage")
+        assert isinstance(conn, Storage)
+        return conn
+
+    @guarded("init")
+    def Init(self, request: pb.InitRequest, context: grpc.ServicerContext) -> pb.InitResponse:
+        ctx = InitContext(kind="storage", proto=request.proto, config=dict(request.config))
+        conn = build(self._resolve, ctx)
+        self._conn = conn  # type: ignore[assignment]
+        ident = conn.identity()
+        return pb.InitResponse(
+            origin=ident.origin, type=ident.type, root=ident.root, flags=int(ident.flags)
+        )
+
+    @guarded("create")
+    def Create(self, request: pb.CreateRequest, context: grpc.ServicerContext) -> pb.CreateResponse:
+        self._store().create(bytes(request.config))
+        return pb.CreateResponse()
+
+    @guarded("open")
+    def Open(self, request: pb.OpenRequest, context: grpc.ServicerContext) -> pb.OpenResponse:
+        return pb.OpenResponse(config=self._store().open())
+
+    @guarded("ping")
+    def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingResponse:
+        self._store().ping()
+        return pb.PingResponse()
+
+    @guarded("mode")
+    def Mode(self, request: pb.ModeRequest, context: grpc.ServicerContext) -> pb.ModeResponse:
+        return pb.ModeResponse(mode=self._store().mode())
+
+    @guarded("size")
+    def Size(self, request: pb.SizeRequest, context: grpc.ServicerContext) -> pb.SizeResponse:
+        return pb.SizeResponse(size=self._store().size())
+
+    @guarded("list")
+    def List(self, request: pb.ListRequest, context: grpc.ServicerContext) -> pb.ListResponse:
+        res = resource(request.type)
+        macs = []
+        for mac in self._store().list(res):
+            if len(mac) != MAC_SIZE:
+                raise Fatal(f"list {res.name.lower()}: backend returned a {len(mac)}-byte MAC")
+            macs.append(mac)
+            if len(macs) > MAX_LISTED_MACS:
+                raise Fatal(
+                    f"list {res.name.lower()}: more than {MAX_LISTED_MACS} objects do not fit in"
+                    " one 4 MiB answer (protocol limit, P12)"
+                )
+        return pb.ListResponse(macs=macs)
+
+    @guarded("put")
+    def Put(
+        self, request_iterator: Iterator[pb.PutRequest], context: grpc.ServicerContext
+    ) -> pb.PutResponse:
+        it = iter(request_iterator)
+        first = next(it, None)
+        if first is None:
+            raise ProtocolError("put: empty stream (no mac/type message)")
+        mac = check_mac(bytes(first.mac))
+        res = resource(first.type)
+
+        def next_chunk() -> bytes | None:
+            req = next(it, None)  # raises grpc.RpcError if the host cancels or goes away
+            if req is None:
+                return None
+            if len(req.mac) or req.type:
+                raise ProtocolError("put: mac/type repeated after the first message")
+            return req.chunk
+
+        data = ChunkStream(next_chunk)
+        written = self._store().put(res, mac, data, int(first.flags))
+        return pb.PutResponse(bytes_written=written if written >= 0 else data.bytes_read)
+
+    @guarded_stream("get")
+    def Get(
+        self, request: pb.GetRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.GetResponse]:
+        mac = check_mac(bytes(request.mac))
+        res = resource(request.type)
+        offset = length = None
+        if request.HasField("range"):
+            offset, length = int(request.range.offset), int(request.range.length)
+        content = self._store().get(res, mac, offset, length)
+        sent = 0
+        try:
+            for chunk in iter_chunks(content, CHUNK_SIZE):
+                if length is not None and sent + len(chunk) > length:
+                    chunk = chunk[: length - sent]
+                if chunk:
+                    sent += len(chunk)
+                    yield pb.GetResponse(chunk=chunk)
+                if length is not None and sent >= length:
+                    break
+        finally:
+            close = getattr(content, "close", None)
+            if close is not None:
+                close()
+        if length is not None and sent < length:
+            raise ProtocolError(
+                f"get {mac.hex()}: range {offset}+{length} goes past the end of the object"
+                f" ({sent} bytes available)"
+            )
+
+    @guarded("delete")
+    def Delete(self, request: pb.DeleteRequest, context: grpc.ServicerContext) -> pb.DeleteResponse:
+        self._store().delete(resource(request.type), check_mac(bytes(request.mac)))
+        return pb.DeleteResponse()
+
+    @guarded("close")
+    def Close(self, request: pb.CloseRequest, context: grpc.ServicerContext) -> pb.CloseResponse:
+        if self._conn is not None:
+            self._conn.close()
+        return pb.CloseResponse()
+
+
+def add_to_server(server: grpc.Server, resolve: Resolver) -> None:
+    pb_grpc.add_StoreServicer_to_server(StorageServicer(resolve), server)
