@@ -80,13 +80,13 @@ def make_resolver(
 ) -> Resolver:
     """One executable may serve several protocols; dispatch on InitRequest.proto (§9 item 7)."""
     if isinstance(connectors, Mapping):
-        table = dict(connectors)
+        table = connectors  # may be lazy (registry.LazyConnectors): look up only on Init
 
         def resolve(proto: str) -> type[Connector[Any]]:
             if proto in table:
                 return table[proto]
             if len(table) == 1 and not proto:
-                return next(iter(table.values()))
+                return table[next(iter(table))]
             raise ConfigError("proto", f'"{proto}" is not served here (serves: {", ".join(table)})')
 
         return resolve

@@ -75,7 +75,9 @@ class ImportRun:
         return {r.record.pathname: r for r in self.records if not r.record.is_xattr}
 
     def xattrs(self) -> dict[tuple[str, str], Imported]:
-        return {(r.record.pathname, r.record.xattr_name): r for r in self.records if r.record.is_xattr}
+        return {
+            (r.record.pathname, r.record.xattr_name): r for r in self.records if r.record.is_xattr
+        }
 
     @property
     def errors(self) -> list[Imported]:

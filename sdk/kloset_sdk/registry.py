@@ -1,0 +1,98 @@
+"""Integrations by name and protocol, resolved lazily (fsspec's registry, via entry points).
+
+An integration package `kloset_<name>` declares in its `__init__`:
+
+    NAME = "s3"
+    PROTOCOLS = ("s3",)
+    CONNECTORS = {"importer": "kloset_s3.importer:S3Importer", ...}   # "module:Class" strings
+
+Classes are imported only when Init arrives, after the gRPC server is up, so a plugin answers
+the host's HTTP/2 handshake before paying for boto3 or googleapiclient imports (P17).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any, NoReturn
+
+from .connector import Connector
+from .errors import ConfigError, Fatal
+
+GROUP = "kloset.integrations"
+
+#: Protocols Plakar registers itself, per connector kind (PROTOCOL.md §7.3): never reuse them.
+BUILTIN = {
+    "importer": {"fs", "stdin", "tar", "tar+gz", "tar+gzip", "tgz"},
+    "exporter": {"fs", "stdout", "stderr"},
+    "storage": {"fs", "http", "https", "ptar", "ptar+http", "ptar+https"},
+}
+
+
+def module_for(name: str) -> ModuleType:
+    """The integration package for an integration name or one of its protocols."""
+    mod_name = f"kloset_{name}"
+    for ep in entry_points(group=GROUP):
+        if ep.name == name:
+            mod_name = ep.value
+            break
+    try:
+        return importlib.import_module(mod_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == mod_name:
+            raise Fatal(f'no integration named "{name}" is installed') from None
+        raise Fatal(
+            f'integration "{name}" needs {exc.name}: install it (pip install {exc.name})'
+        ) from None
+
+
+def load_class(spec: str) -> type[Connector[Any]]:
+    mod, _, attr = spec.partition(":")
+    try:
+        cls = getattr(importlib.import_module(mod), attr)
+    except ModuleNotFoundError as exc:
+        raise Fatal(f"{spec} needs {exc.name}: install it (pip install {exc.name})") from None
+    assert isinstance(cls, type)
+    return cls
+
+
+class LazyConnectors(Mapping[str, type[Connector[Any]]]):
+    """protocol -> connector class, importing the class on first lookup."""
+
+    def __init__(self, protocols: tuple[str, ...], spec: str) -> None:
+        self._protocols = protocols
+        self._spec = spec
+        self._cls: type[Connector[Any]] | None = None
+
+    def __getitem__(self, proto: str) -> type[Connector[Any]]:
+        if proto not in self._protocols:
+            raise KeyError(proto)
+        if self._cls is None:
+            self._cls = load_class(self._spec)
+        return self._cls
+
+    def __iter__(self) -> Any:
+        return iter(self._protocols)
+
+    def __len__(self) -> int:
+        return len(self._protocols)
+
+
+def connectors(name: str, kind: str) -> LazyConnectors:
+    mod = module_for(name)
+    table = getattr(mod, "CONNECTORS", {})
+    if kind not in table:
+        raise ConfigError("kind", f'integration "{name}" has no {kind} (has: {", ".join(table)})')
+    protocols = tuple(mod.PROTOCOLS)
+    clash = BUILTIN.get(kind, set()) & set(protocols)
+    if clash:
+        raise Fatal(f"{name}: protocol {', '.join(sorted(clash))} is a Plakar built-in {kind}")
+    return LazyConnectors(protocols, table[kind])
+
+
+def serve_integration(name: str, kind: str) -> NoReturn:
+    from .entrypoint import serve
+
+    serve(kind, connectors(name, kind))
