@@ -20,6 +20,7 @@ unknown MAC (§9 item 38); the SDK chunks whatever it returns and enforces the r
 from __future__ import annotations
 
 import logging
+import time
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -154,7 +155,7 @@ class StorageServicer(pb_grpc.StoreServicer):
         def next_chunk() -> bytes | None:
             req = next(it, None)  # raises grpc.RpcError if the host cancels or goes away
             if req is None:
-                return None
+                return None if _clean_end(context) else _cancelled()
             if len(req.mac) or req.type:
                 raise ProtocolError("put: mac/type repeated after the first message")
             return req.chunk
@@ -203,6 +204,22 @@ class StorageServicer(pb_grpc.StoreServicer):
         if self._conn is not None:
             self._conn.close()
         return pb.CloseResponse()
+
+
+def _clean_end(context: grpc.ServicerContext) -> bool:
+    """True if the request stream ended by a half-close, not by a cancel or a dead host.
+
+    grpcio can report a cancelled stream as a plain end of requests before it marks the call
+    cancelled, so look twice: a Put must never commit a stream the host abandoned (§6.5).
+    """
+    if not context.is_active():
+        return False
+    time.sleep(0.002)
+    return context.is_active()
+
+
+def _cancelled() -> bytes:
+    raise ProtocolError("put: the host abandoned the stream before its end; nothing stored")
 
 
 def add_to_server(server: grpc.Server, resolve: Resolver) -> None:
