@@ -42,6 +42,14 @@ def guard_stdio() -> tuple[int, int]:
     os.dup2(devnull, 0)
     os.close(devnull)
     os.dup2(2, 1)
+    # Anything printed before serve() still sits in stdout's buffer: flush it now that fd 1 is
+    # stderr, so it never reaches the wire.
+    for stream in (sys.stdout, sys.__stdout__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass
     sys.stdout = sys.stderr
     sys.stdin = open(os.devnull)  # noqa: SIM115 - kept open for the life of the process
     for fd in (in_fd, out_fd):

@@ -103,10 +103,15 @@ class TreeExporter(Exporter[TreeOptions]):
             os.symlink(record.target, target)
         elif content is not None:
             tmp = target + ".tmp~"
-            with open(tmp, "wb") as f:
-                for chunk in content:
-                    f.write(chunk)
-            os.replace(tmp, target)
+            try:
+                with open(tmp, "wb") as f:
+                    for chunk in content:  # raises if the host stops before the end marker
+                        f.write(chunk)
+                os.replace(tmp, target)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
             os.chmod(target, modes.permissions(record.info.mode))
 
 

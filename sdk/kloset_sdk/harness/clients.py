@@ -129,6 +129,8 @@ class ImporterClient:
             for resp in call:
                 if not resp.chunk:
                     raise AssertionError(f"{rec.pathname}: empty Open chunk (P6)")
+                if len(resp.chunk) > CHUNK_SIZE:
+                    raise AssertionError(f"{rec.pathname}: Open chunk over 1 MiB (§1.4)")
                 yield resp.chunk
         finally:
             call.cancel()  # the host cancels after reading (§4.4)
