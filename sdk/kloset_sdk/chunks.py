@@ -91,10 +91,15 @@ class ChunkStream(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
             return self.readall()
-        if not self._fill():
-            return b""
-        out = self._buf[:size].tobytes()
-        self._buf = self._buf[size:]
+        # Fill up to `size` unless EOF: many libraries treat a short read as the end.
+        parts = []
+        want = size
+        while want > 0 and self._fill():
+            piece = self._buf[:want].tobytes()
+            self._buf = self._buf[len(piece) :]
+            parts.append(piece)
+            want -= len(piece)
+        out = b"".join(parts)
         self.bytes_read += len(out)
         return out
 

@@ -16,6 +16,8 @@ PROTOCOL.md P13: never CANCELLED (host reads it as context.Canceled) nor UNAVAIL
 
 from __future__ import annotations
 
+import json
+
 import grpc
 
 
@@ -31,7 +33,8 @@ class ConfigError(KlosetError):
     def __init__(self, key: str, problem: str) -> None:
         self.key = key
         self.problem = problem
-        super().__init__(f"{key}: {problem}" if key else problem)
+        shown = key if key.isprintable() and key.strip() == key else json.dumps(key)
+        super().__init__(f"{shown}: {problem}" if key else problem)
 
 
 class NotFound(KlosetError):
