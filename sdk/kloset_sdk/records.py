@@ -11,7 +11,7 @@ import datetime as _dt
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import IO, Union
+from typing import IO
 
 from . import modes
 from ._pb import connectors_pb2 as pb
@@ -22,7 +22,7 @@ GO_ZERO_TIME_NS = -62135596800 * 1_000_000_000
 XATTR_POSIX = 0  # kloset objects.Attribute numbering on the wire (pitfall P1)
 XATTR_ADS = 1
 
-Content = Union[IO[bytes], Iterable[bytes], bytes]
+Content = IO[bytes] | Iterable[bytes] | bytes
 Opener = Callable[[], Content]
 
 

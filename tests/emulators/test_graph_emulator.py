@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -145,12 +146,20 @@ def test_device_flow_waits_for_approval() -> None:
         app = emu.msal_app()
         flow = app.initiate_device_flow(scopes=SCOPES)
         assert flow["interval"] == 1 and flow["user_code"] in flow["message"]
-        timer = threading.Timer(0.3, emu.approve_device_code, args=(flow["user_code"],))
-        timer.start()
+
+        def user_approves_after_first_poll() -> None:
+            deadline = time.monotonic() + 10
+            while emu.stats["token"] < 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            emu.approve_device_code(flow["user_code"])
+
+        approver = threading.Thread(target=user_approves_after_first_poll)
+        approver.start()
         result = app.acquire_token_by_device_flow(flow)
-        timer.join()
+        approver.join()
         assert "access_token" in result
         assert emu.stats["token"] >= 2  # at least one authorization_pending poll
+        assert emu.stats["status_400"] >= 1
 
 
 def test_revoked_refresh_token_reports_inactivity(emu: GraphEmulator) -> None:
@@ -163,6 +172,7 @@ def test_revoked_refresh_token_reports_inactivity(emu: GraphEmulator) -> None:
     assert "inactivity" in result["error_description"]
 
 
+@pytest.mark.filterwarnings("ignore:response_mode:UserWarning")
 def test_auth_code_loopback_flow(emu: GraphEmulator) -> None:
     app = emu.msal_app()
     flow = app.initiate_auth_code_flow(SCOPES, redirect_uri="http://localhost:53682")
@@ -501,6 +511,52 @@ def test_patch_move_delete(emu: GraphEmulator, graph: requests.Session) -> None:
     assert stale.status_code == 412
     assert graph.delete(url).status_code == 204
     assert graph.get(url).status_code == 404
+
+
+def test_quota_expired_urls_and_exact_delta(emu: GraphEmulator, graph: requests.Session) -> None:
+    file_id = emu.add_file("/q.bin", b"q" * 1000)
+    dl = graph.get(f"{emu.graph_url}/me/drive/items/{file_id}").json()
+    emu.expire_download_urls()
+    assert _session(emu).get(dl["@microsoft.graph.downloadUrl"]).status_code == 401
+
+    emu.set_quota(1500)
+    drive = graph.get(f"{emu.graph_url}/me/drive").json()
+    assert drive["quota"]["used"] == 1000 and drive["quota"]["remaining"] == 500
+    over = graph.put(f"{emu.graph_url}/me/drive/root:/big.bin:/content", data=b"b" * 600)
+    assert over.status_code == 507
+
+    emu.delta_include_ancestors = False
+    _, link = _drain_delta(graph, f"{emu.graph_url}/me/drive/root/delta?token=latest")
+    sub = emu.add_folder("/x/y")
+    emu.add_file("/x/y/z.txt", b"z")
+    changes, _ = _drain_delta(graph, link)
+    assert [c["name"] for c in changes] == ["x", "y", "z.txt"]
+    assert changes[-1]["parentReference"]["id"] == sub
+
+
+def test_concurrent_clients(emu: GraphEmulator, graph: requests.Session) -> None:
+    token = graph.headers["Authorization"]
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            s = _session(emu)
+            s.headers["Authorization"] = token
+            for i in range(10):
+                url = f"{emu.graph_url}/me/drive/root:/w{n}/f{i}.txt:/content"
+                assert s.put(url, data=b"%d" % i).status_code == 201
+            kids = s.get(f"{emu.graph_url}/me/drive/root:/w{n}:/children").json()["value"]
+            assert len(kids) == 10
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors
+    assert emu.stats["upload_simple"] == 60 and len(emu.tree()) == 66
 
 
 def test_main_prints_ready_and_stops_on_sigterm() -> None:

@@ -24,7 +24,7 @@ _FOLD_BYTES = 1024 * _PERIOD
 class QuickXorHash:
     """Incremental QuickXorHash (``update``/``digest``), usable on streamed uploads."""
 
-    def __init__(self, data: bytes = b"") -> None:
+    def __init__(self, data: bytes | bytearray | memoryview = b"") -> None:
         self._acc = 0  # XOR of all folded 160 KiB units, as a little-endian integer
         self._length = 0
         self._pending = bytearray()  # bytes not yet folded into _acc

@@ -147,6 +147,12 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 60
     server: _Server
+    # Per-request bookkeeping, reset by _dispatch (one handler serves a keep-alive connection).
+    request_id: str = ""
+    body_read: bool = False
+    bytes_in: int = 0
+    bytes_out: int = 0
+    resp_status: int = 0
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         """Silence the default stderr access log (the emulator keeps its own)."""
@@ -321,6 +327,7 @@ class GraphEmulator:
         self.vault_unlocked = False
         self._http_listener = http_listener
         self._key = secrets.token_bytes(32)
+        self._url_generation = 0
         self._servers: list[_Server] = []
         self._threads: list[threading.Thread] = []
         self._tmpdir: str | None = None
@@ -457,6 +464,18 @@ class GraphEmulator:
     def invalidate_delta_tokens(self) -> None:
         """Every deltaLink handed out so far now answers 410 resyncRequired."""
         self.state.invalidate_delta_tokens()
+
+    def expire_download_urls(self) -> None:
+        """Every ``@microsoft.graph.downloadUrl`` handed out so far now answers 401."""
+        self._url_generation += 1
+
+    @property
+    def delta_include_ancestors(self) -> bool:
+        return self.state.delta_include_ancestors
+
+    @delta_include_ancestors.setter
+    def delta_include_ancestors(self, value: bool) -> None:
+        self.state.delta_include_ancestors = value
 
     def expire_upload_sessions(self) -> None:
         """Open upload sessions vanish (their URLs answer 404)."""
@@ -859,9 +878,12 @@ class GraphEmulator:
         return f"{base}/_layouts/15/download.aspx?{q}"
 
     def _sign(self, text: str) -> str:
-        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()[:32]
+        msg = f"{self._url_generation}|{text}".encode()
+        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()[:32]
 
-    def _item_json(self, drive: Drive, item: Item, base: str, in_delta: bool = False) -> dict:
+    def _item_json(
+        self, drive: Drive, item: Item, base: str, in_delta: bool = False
+    ) -> dict[str, Any]:
         url = self._download_url(base, drive, item) if item.kind == "file" else None
         return self.state.item_json(drive, item, base, download_url=url, in_delta=in_delta)
 

@@ -160,6 +160,7 @@ class Drive:
     hash_kinds: tuple[str, ...] = ("quickXorHash",)
     counter: int = 100
     created: float = field(default_factory=time.time)
+    used_bytes: int = 0  # current content plus older versions, kept up to date
 
 
 @dataclass
@@ -242,6 +243,9 @@ class GraphState:
         self.sessions: dict[str, UploadSession] = {}
         self.delta_cursors: dict[str, tuple[str, list[str], int]] = {}  # nextLink pages
         self.upload_session_lifetime = 3600.0
+        # Graph lists the changed item's ancestor folders in delta too (their size/cTag
+        # changed); turn off to get only the items that were touched themselves.
+        self.delta_include_ancestors = True
         self.default_drive_id = self.add_drive(default_drive_type)
 
     # ----------------------------------------------------------------- drives and ids
@@ -376,11 +380,7 @@ class GraphState:
 
     def used(self, drive: Drive) -> int:
         """Bytes used, older versions included (that is what Business bills)."""
-        return sum(
-            len(i.data) + sum(size for _, size in i.versions)
-            for i in drive.items.values()
-            if i.kind == "file"
-        )
+        return drive.used_bytes
 
     # ------------------------------------------------------------------ change feed
     def _touch(self, drive: Drive, item: Item, content: bool = False) -> None:
@@ -391,9 +391,10 @@ class GraphState:
             chain.append(cur)
             cur = drive.items.get(cur.parent_id) if cur.parent_id else None
         for anc in reversed(chain):  # ancestors first: delta lists parents before children
-            drive.seq += 1
-            anc.seq = drive.seq
             anc.ctag_v += 1
+            if self.delta_include_ancestors:
+                drive.seq += 1
+                anc.seq = drive.seq
         drive.seq += 1
         item.seq = drive.seq
         item.etag_v += 1
@@ -451,7 +452,14 @@ class GraphState:
         parent.children[name.casefold()] = item.id
         return item
 
+    def _add_version(self, drive: Drive, item: Item) -> None:
+        """Keep the current state as an older version (counted in ``stats["versions"]``)."""
+        item.versions.append((item.fs_modified, len(item.data)))
+        drive.used_bytes += len(item.data)
+        self.stats["versions"] += 1
+
     def _set_content(self, drive: Drive, item: Item, data: bytes) -> None:
+        drive.used_bytes += len(data) - len(item.data)
         item.data = bytes(data)
         hashes = {"quickXorHash": quickxor_b64(item.data)}
         if "sha1Hash" in drive.hash_kinds:
@@ -468,6 +476,7 @@ class GraphState:
         if parent is not None:
             parent.children.pop(item.name.casefold(), None)
         del drive.items[item.id]
+        drive.used_bytes -= len(item.data) + sum(size for _, size in item.versions)
         drive.seq += 1
         drive.tombstones[item.id] = Tombstone(
             item.id, item.name, item.parent_id, item.kind, drive.seq
@@ -515,9 +524,8 @@ class GraphState:
         check_quota: bool = True,
     ) -> tuple[Item, bool]:
         """Write a file; returns (item, created). Replacing content makes a new version."""
-        if check_quota:
-            old = len(target.data) if target is not None else 0
-            if self.used(drive) - old + len(data) > drive.quota_total:
+        if check_quota:  # replacing keeps the old version, so it frees nothing
+            if self.used(drive) + len(data) > drive.quota_total:
                 raise GraphError(507, "quotaLimitReached", "Insufficient Space Available")
         now = time.time()
         if target is None:
@@ -532,8 +540,7 @@ class GraphState:
         if target is None:
             target = self._new_item(drive, parent, name, "file", now)
         else:
-            target.versions.append((target.fs_modified, len(target.data)))
-            self.stats["versions"] += 1
+            self._add_version(drive, target)
             target.modified = now
             target.fs_modified = float(int(now))
         self._set_content(drive, target, data)
@@ -585,8 +592,7 @@ class GraphState:
             if "lastModifiedDateTime" in fsi:
                 mtime = float(int(parse_iso(str(fsi["lastModifiedDateTime"]))))
                 if item.kind == "file" and mtime != item.fs_modified:
-                    item.versions.append((item.fs_modified, len(item.data)))
-                    self.stats["versions"] += 1
+                    self._add_version(drive, item)
                 item.fs_modified = mtime
             if "createdDateTime" in fsi:
                 item.fs_created = float(int(parse_iso(str(fsi["createdDateTime"]))))
