@@ -150,9 +150,12 @@ class _Handler(BaseHTTPRequestHandler):
     # Per-request bookkeeping, reset by _dispatch (one handler serves a keep-alive connection).
     request_id: str = ""
     body_read: bool = False
+    recorded: bool = False
     bytes_in: int = 0
-    bytes_out: int = 0
     resp_status: int = 0
+    kind: str = "other"
+    fault_name: str = ""
+    started: float = 0.0
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         """Silence the default stderr access log (the emulator keeps its own)."""
@@ -209,7 +212,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.bytes_in += len(chunk)
 
     def send(self, resp: Response, truncate: bool = False) -> None:
+        """Write the answer; stats are recorded first so a client never sees them lag."""
         body = b"" if self.command == "HEAD" else resp.body
+        if truncate and body:
+            body = body[: len(body) // 2]
+        self.resp_status = resp.status
+        self._record(len(body))
         self.send_response(resp.status)
         headers = {"request-id": self.request_id, "client-request-id": self.request_id}
         headers.update(resp.headers)
@@ -220,36 +228,48 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in headers.items():
             self.send_header(k, v)
         self.end_headers()
-        self.resp_status = resp.status
-        if truncate and body:
-            self.wfile.write(body[: len(body) // 2])
-            self.bytes_out += len(body) // 2
-            self.wfile.flush()
-            raise _Drop()
         if body:
             self.wfile.write(body)
-            self.bytes_out += len(body)
+        if truncate:
+            self.wfile.flush()
+            raise _Drop()
+
+    def _record(self, bytes_out: int) -> None:
+        if not self.recorded:
+            self.recorded = True
+            self.server.emu._record(
+                self.command,
+                self.path,
+                self.kind,
+                self.resp_status,
+                self.bytes_in,
+                bytes_out,
+                time.time() - self.started,
+                self.fault_name,
+            )
 
     def _dispatch(self) -> None:
         emu = self.server.emu
-        start = time.time()
+        self.started = time.time()
         self.request_id = self.headers.get("client-request-id") or str(uuid.uuid4())
-        self.bytes_in = self.bytes_out = self.resp_status = 0
-        self.body_read = False
-        kind = "other"
-        fault_name = ""
+        self.bytes_in = self.resp_status = 0
+        self.body_read = self.recorded = False
+        self.kind = "other"
+        self.fault_name = ""
         try:
             try:
                 split = urlsplit(self.path)
                 query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
-                kind, route = emu._route(self, self.command, split.path, query)
-                fault = emu.faults.draw(kind)
-                if emu.faults.latency and kind not in AUTH_KINDS:
+                self.kind, route = emu._route(self, self.command, split.path, query)
+                fault = emu.faults.draw(self.kind)
+                if emu.faults.latency and self.kind not in AUTH_KINDS:
                     time.sleep(emu.faults.latency)
-                body = b"" if kind == "upload_fragment" else self.read_body()
+                body = b"" if self.kind == "upload_fragment" else self.read_body()
                 if fault is not None:
-                    fault_name = fault.action if fault.action != "status" else str(fault.status)
-                    emu._count("faults_" + fault_name)
+                    self.fault_name = (
+                        fault.action if fault.action != "status" else str(fault.status)
+                    )
+                    emu._count("faults_" + self.fault_name)
                     if fault.action == "drop":
                         raise _Drop()
                     if fault.action == "status":
@@ -266,23 +286,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self.discard_body()
                 self.send(json_response(err.status, err.body(self.request_id), err.headers))
         except (_Drop, OSError):
-            fault_name = fault_name or "drop"
+            self.fault_name = self.fault_name or "drop"
+            self._record(0)
             self.close_connection = True
             try:
                 self.connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
         finally:
-            emu._record(
-                self.command,
-                self.path,
-                kind,
-                self.resp_status,
-                self.bytes_in,
-                self.bytes_out,
-                time.time() - start,
-                fault_name,
-            )
+            self._record(0)
 
 
 class GraphEmulator:
