@@ -497,8 +497,8 @@ def test_main_runs_until_sigterm() -> None:
     )
     try:
         assert proc.stdout is not None
-        creds_line = proc.stdout.readline()
         ready = proc.stdout.readline().split()
+        creds_line = proc.stdout.readline()
         assert ready[0] == "READY" and creds_line.startswith("CREDENTIALS ")
         creds = json.loads(creds_line.split(" ", 1)[1])
         token = requests.post(

@@ -2,8 +2,9 @@
 
     python -m tests.emulators.drive --port 8765 --seed sample
 
-Prints `CREDENTIALS {json}` (client id/secret, a refresh token, token_uri) and then
-`READY <url>` once listening; runs until SIGTERM or SIGINT.
+Prints `READY <url>` once listening, then `CREDENTIALS {json}` (client id/secret, refresh
+token, token_uri; all fixed by default, see auth.CLIENT_ID and DEMO_REFRESH_TOKEN); runs until
+SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
             "token_uri": emu.token_uri,
             "root_url": emu.url,
         }
-        print("CREDENTIALS " + json.dumps(creds), flush=True)
         print(f"READY {emu.url}", flush=True)
+        print("CREDENTIALS " + json.dumps(creds), flush=True)
         while not stop.wait(0.5):
             pass
     return 0

@@ -46,9 +46,9 @@ class Faults:
     only_paths: str | None = None  # regex searched in "path?query"; faults elsewhere are off
     apply_to_token: bool = False  # let ratios hit /token and the auth endpoint too
     seed: int | None = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _rng: random.Random = field(default_factory=random.Random, repr=False)
-    _script: deque[_Scripted] = field(default_factory=deque, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, init=False)
+    _rng: random.Random = field(default_factory=random.Random, repr=False, init=False)
+    _script: deque[_Scripted] = field(default_factory=deque, repr=False, init=False)
 
     def __post_init__(self) -> None:
         self._rng.seed(self.seed)
