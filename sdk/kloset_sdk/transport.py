@@ -12,9 +12,11 @@ stray print from any library cannot corrupt HTTP/2 (P16); fd 0 becomes /dev/null
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
+import select
 import shutil
 import socket
 import sys
@@ -88,7 +90,19 @@ def private_server(
 
 
 def _pump_in(in_fd: int, sock: socket.socket) -> None:
+    """Host -> server. splice() moves pipe pages into the socket without entering Python."""
     try:
+        if _splice_ok():
+            sfd = sock.fileno()
+            while True:
+                try:
+                    n = os.splice(in_fd, sfd, RELAY_BUF)
+                except OSError as exc:
+                    if exc.errno != errno.EINVAL:
+                        raise
+                    break  # not a pipe (tests may hand us a socket): plain copies below
+                if not n:
+                    return
         while True:
             data = os.read(in_fd, RELAY_BUF)
             if not data:
@@ -99,9 +113,21 @@ def _pump_in(in_fd: int, sock: socket.socket) -> None:
 
 
 def _pump_out(sock: socket.socket, out_fd: int, on_exit: Callable[[], None]) -> None:
-    buf = bytearray(RELAY_BUF)
-    view = memoryview(buf)
+    """Server -> host.
+
+    splice() from a socket into a pipe would hold the pipe's lock while it waits for socket
+    data, stalling the host that reads the pipe; so it is only called non-blocking, after
+    poll() says the socket has data and the pipe has room.
+    """
     try:
+        if _splice_ok():
+            try:
+                _splice_out(sock, out_fd)
+                return
+            except _NoSplice:
+                pass
+        buf = bytearray(RELAY_BUF)
+        view = memoryview(buf)
         while True:
             n = sock.recv_into(buf)
             if not n:
@@ -113,6 +139,38 @@ def _pump_out(sock: socket.socket, out_fd: int, on_exit: Callable[[], None]) -> 
         log.debug("stdout relay stopped: %s", exc)
     finally:
         on_exit()
+
+
+class _NoSplice(Exception):
+    pass
+
+
+def _splice_ok() -> bool:
+    return hasattr(os, "splice") and os.environ.get("KLOSET_SDK_NO_SPLICE", "") == ""
+
+
+def _splice_out(sock: socket.socket, out_fd: int) -> None:
+    sfd = sock.fileno()
+    flags = getattr(os, "SPLICE_F_NONBLOCK", 2) | getattr(os, "SPLICE_F_MOVE", 1)
+    poll_in = select.poll()
+    poll_in.register(sfd, select.POLLIN)
+    poll_out = select.poll()
+    poll_out.register(out_fd, select.POLLOUT)
+    first = True
+    while True:
+        poll_in.poll()
+        try:
+            n = os.splice(sfd, out_fd, RELAY_BUF, flags=flags)
+        except BlockingIOError:
+            poll_out.poll()  # pipe full (or spurious wake-up): wait for room, then retry
+            continue
+        except OSError as exc:
+            if exc.errno == errno.EINVAL and first:
+                raise _NoSplice() from None
+            raise
+        first = False
+        if not n:
+            return
 
 
 def serve_stdio(register: Callable[[grpc.Server], None], workers: int | None = None) -> NoReturn:
