@@ -188,6 +188,19 @@ def test_auth_code_loopback_flow(emu: GraphEmulator) -> None:
     assert "error" in again
 
 
+def test_interactive_loopback_with_form_post(monkeypatch: pytest.MonkeyPatch) -> None:
+    import webbrowser
+
+    with GraphEmulator(http_listener=True) as emu:
+        monkeypatch.setattr(webbrowser, "open", emu.browser_opener())
+        result = emu.msal_app().acquire_token_interactive(SCOPES, timeout=20)
+        assert "access_token" in result, result
+        emu.add_file("/a.txt", b"abc")
+        plain = requests.Session()  # the optional plain-HTTP Graph listener
+        plain.headers["Authorization"] = f"Bearer {result['access_token']}"
+        assert plain.get(f"{emu.http_graph_url}/me/drive/root:/a.txt:/content").content == b"abc"
+
+
 # ---------------------------------------------------------------------------- listing
 
 
@@ -526,12 +539,14 @@ def test_quota_expired_urls_and_exact_delta(emu: GraphEmulator, graph: requests.
     assert over.status_code == 507
 
     emu.delta_include_ancestors = False
+    emu.add_file("/old/x0.txt", b"0")
     _, link = _drain_delta(graph, f"{emu.graph_url}/me/drive/root/delta?token=latest")
     sub = emu.add_folder("/x/y")
     emu.add_file("/x/y/z.txt", b"z")
+    emu.delete("/old/x0.txt")
     changes, _ = _drain_delta(graph, link)
-    assert [c["name"] for c in changes] == ["x", "y", "z.txt"]
-    assert changes[-1]["parentReference"]["id"] == sub
+    assert [c["name"] for c in changes] == ["x", "y", "z.txt", "x0.txt"]
+    assert changes[2]["parentReference"]["id"] == sub and "deleted" in changes[3]
 
 
 def test_concurrent_clients(emu: GraphEmulator, graph: requests.Session) -> None:

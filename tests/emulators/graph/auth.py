@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import secrets
 import string
@@ -278,11 +279,12 @@ class AuthState:
                 params["state"] = query["state"]
             if query.get("response_mode") == "form_post":
                 fields = "".join(
-                    f'<input type="hidden" name="{k}" value="{v}"/>' for k, v in params.items()
+                    f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}"/>'
+                    for k, v in params.items()
                 )
                 page = (
                     f'<html><body onload="document.forms[0].submit()"><form method="POST"'
-                    f' action="{redirect_uri}">{fields}</form></body></html>'
+                    f' action="{html.escape(redirect_uri)}">{fields}</form></body></html>'
                 )
                 return 200, {"Content-Type": "text/html"}, page.encode()
             sep = "&" if "?" in redirect_uri else "?"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import json
 import os
 import posixpath
@@ -302,6 +303,17 @@ class GraphEmulator:
 
     Use as a context manager; ``authority_url``/``graph_url``/``ca_cert_path`` configure the
     client (msal with ``instance_discovery=False`` and :meth:`msal_http_client`).
+
+    Knobs: ``faults`` (:class:`Faults`), ``expire_tokens``, ``revoke_refresh_tokens``,
+    ``approve_device_code``/``deny_device_code``, ``invalidate_delta_tokens``,
+    ``expire_download_urls``, ``expire_upload_sessions``, ``set_quota``, ``vault_unlocked``,
+    ``delta_include_ancestors``, ``strict_upload_auth`` (401 if a bearer reaches an upload URL).
+    Observation: ``stats`` (Counter: ``requests``, one key per request kind, ``status_NNN``,
+    ``faults_*``, ``versions``, ``bytes_sent``/``bytes_received``), ``request_log``,
+    ``requests_of(kind)``, ``upload_sessions()``, ``tree()``, ``get_item``, ``get_content``.
+    Request kinds: discovery, token, devicecode, authorize, me, drive, drives, site, item,
+    children, create_folder, patch, delete, content, download, upload_simple, upload_session,
+    upload_fragment, upload_status, upload_cancel, delta, versions, other.
     """
 
     def __init__(
@@ -444,6 +456,33 @@ class GraphEmulator:
                 self.client_id, client_credential=self.client_secret, **common
             )
         return msal.PublicClientApplication(self.client_id, **common)
+
+    def act_as_browser(self, auth_uri: str) -> requests.Response:
+        """Play a consenting user's browser: open ``auth_uri`` and deliver the code.
+
+        Follows the 302 of ``response_mode=query`` or submits the auto-posting form of
+        ``response_mode=form_post`` (what msal's ``acquire_token_interactive`` uses) to the
+        loopback redirect URI, and returns the loopback listener's answer.
+        """
+        s = self.msal_http_client()
+        r = s.get(auth_uri, allow_redirects=False)
+        if r.status_code == 302:
+            return s.get(r.headers["Location"])
+        form = re.search(r'<form method="POST" action="([^"]+)">', r.text)
+        if r.status_code != 200 or form is None:
+            return r
+        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"/>', r.text))
+        fields = {html.unescape(k): html.unescape(v) for k, v in fields.items()}
+        return s.post(html.unescape(form.group(1)), data=fields)
+
+    def browser_opener(self) -> Callable[..., bool]:
+        """A stand-in for ``webbrowser.open`` that runs :meth:`act_as_browser` in a thread."""
+
+        def open_url(url: str, *args: Any, **kwargs: Any) -> bool:
+            threading.Thread(target=self.act_as_browser, args=(url,), daemon=True).start()
+            return True
+
+        return open_url
 
     # ---------------------------------------------------------------- test knobs
     def register_client(

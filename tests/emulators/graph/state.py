@@ -401,6 +401,13 @@ class GraphState:
         if content:
             item.ctag_v += 1
 
+    def _touch_container(self, drive: Drive, folder: Item) -> None:
+        """A folder whose children changed: new cTag; listed in delta like an ancestor."""
+        if self.delta_include_ancestors:
+            self._touch(drive, folder, content=True)
+        else:
+            folder.ctag_v += 1
+
     def _check_path(self, drive: Drive, parent: Item, name: str) -> None:
         validate_name(name)
         if len(self.path_of(drive, parent)) + 1 + len(name) >= MAX_PATH:
@@ -583,7 +590,7 @@ class GraphState:
                 self._remove(drive, existing)
             parent.children.pop(item.name.casefold(), None)
             if parent.id != new_parent.id:
-                self._touch(drive, parent)
+                self._touch_container(drive, parent)
             item.name = new_name
             item.parent_id = new_parent.id
             new_parent.children[new_name.casefold()] = item.id
@@ -605,7 +612,7 @@ class GraphState:
             raise GraphError(403, "accessDenied", "The root cannot be deleted")
         parent = drive.items[item.parent_id or drive.root_id]
         self._remove(drive, item)
-        self._touch(drive, parent)
+        self._touch_container(drive, parent)
 
     # ------------------------------------------------------------------ JSON views
     def drive_json(self, drive: Drive, base: str) -> dict[str, Any]:
