@@ -1,0 +1,90 @@
+"""Run every benchmark section and write one table to docs/BENCHMARKS.md.
+
+Each section is a module with `run(quick) -> rows` (figure, ours, reference, ratio, unit);
+each figure is the median of at least 3 runs, with its reference measured in the same run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
+
+SECTIONS = [
+    ("Transport (vs gorefplugin under gohost)", "bench_transport"),
+    ("S3 (vs plain boto3 on the same SeaweedFS)", "bench_s3"),
+    ("SFTP (vs plain paramiko on the same sshd)", "bench_sftp"),
+    ("Google Drive (requests to the emulator, vs rclone's listing strategy)", "bench_drive"),
+    ("OneDrive (requests to the emulator, vs rclone's listing strategy)", "bench_onedrive"),
+]
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{platform.machine()}, {os.cpu_count()} cores ({cpu or 'unknown CPU'}), "
+            f"{mem:.0f} GiB RAM, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    only = [a for a in argv if not a.startswith("-")]
+    out: list[str] = []
+    failed = 0
+    t0 = time.monotonic()
+    for title, mod_name in SECTIONS:
+        if only and mod_name not in only and mod_name.removeprefix("bench_") not in only:
+            continue
+        print(f"== {title}", file=sys.stderr)
+        try:
+            rows: list[dict[str, Any]] = importlib.import_module(mod_name).run(quick=quick)
+        except Exception:  # noqa: BLE001 - report the section as failed, run the others
+            failed += 1
+            out += [f"\n### {title}\n", "```", traceback.format_exc()[-2000:], "```"]
+            continue
+        out += [f"\n### {title}\n", "| figure | ours | reference | ratio | unit |", "|---|---|---|---|---|"]
+        for r in rows:
+            out.append(f"| {r['figure']} | {r['ours']:,.1f} | {r['reference']:,.1f} | "
+                       f"{r['ratio']:.2f}x | {r['unit']} |")
+    took = time.monotonic() - t0
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                         cwd=ROOT).stdout.strip()
+    table = "\n".join(out)
+    print(table)
+    if not quick and not only:
+        head = (
+            "# Benchmarks\n\n"
+            f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC at commit {rev} on {machine()}, "
+            f"with `scripts/bench` ({took / 60:.1f} minutes). Ratio > 1 means ours is better "
+            "(faster, fewer requests, less memory). Each figure is the median of at least 3 runs, "
+            "ours and the reference interleaved in the same run.\n"
+        )
+        notes = ROOT / "docs" / "BENCHMARKS.notes.md"
+        body = head + table + "\n"
+        if notes.exists():
+            body += "\n" + notes.read_text()
+        (ROOT / "docs" / "BENCHMARKS.md").write_text(body)
+        print("bench: wrote docs/BENCHMARKS.md", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
