@@ -44,9 +44,14 @@ def main() -> int:
     try:
         import mypy_protobuf  # noqa: F401
 
-        plugin = Path(sys.executable).parent / "protoc-gen-mypy"
-        if plugin.exists():
-            args += [f"--plugin=protoc-gen-mypy={plugin}", f"--mypy_out={OUT}"]
+        bindir = Path(sys.executable).parent
+        if (bindir / "protoc-gen-mypy").exists():
+            args += [f"--plugin=protoc-gen-mypy={bindir / 'protoc-gen-mypy'}", f"--mypy_out={OUT}"]
+        if (bindir / "protoc-gen-mypy_grpc").exists():
+            args += [
+                f"--plugin=protoc-gen-mypy_grpc={bindir / 'protoc-gen-mypy_grpc'}",
+                f"--mypy_grpc_out={OUT}",
+            ]
     except ImportError:
         pass
     args += [str(PROTO / f) for f in FILES]

@@ -92,7 +92,7 @@ class ChunkStream(io.RawIOBase):
         if size is None or size < 0:
             return self.readall()
         # Fill up to `size` unless EOF: many libraries treat a short read as the end.
-        parts = []
+        parts: list[bytes] = []
         want = size
         while want > 0 and self._fill():
             piece = self._buf[:want].tobytes()
@@ -116,7 +116,7 @@ class ChunkStream(io.RawIOBase):
         return out.tobytes()
 
     def readall(self) -> bytes:
-        parts = []
+        parts: list[bytes] = []
         while True:
             chunk = self.read_chunk()
             if not chunk:
@@ -132,7 +132,7 @@ class ChunkStream(io.RawIOBase):
                 return n
             n += len(chunk)
 
-    def __iter__(self) -> Iterator[bytes]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[bytes]:
         while True:
             chunk = self.read_chunk()
             if not chunk:

@@ -27,9 +27,9 @@ def registrar(
     if kind == "importer":
         from .importer import add_to_server
     elif kind == "exporter":
-        from .exporter import add_to_server  # type: ignore[assignment]
+        from .exporter import add_to_server
     elif kind == "storage":
-        from .storage import add_to_server  # type: ignore[assignment]
+        from .storage import add_to_server
     else:
         raise ValueError(f"unknown connector kind {kind!r} (want one of {', '.join(KINDS)})")
 

@@ -15,6 +15,7 @@ instance. Errors name the key and never echo a secret.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import types
 import typing
@@ -60,7 +61,7 @@ def option(
     if required and default is dataclasses.MISSING:
         default = None
     if isinstance(default, list):
-        return dataclasses.field(default_factory=lambda d=default: list(d), metadata=meta)
+        return dataclasses.field(default_factory=functools.partial(list, default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -227,7 +228,9 @@ def parse(cls: type[T], config: Mapping[str, str], kind: str) -> T:
 
 def _config_error(err: jsonschema.ValidationError, specs: Mapping[str, OptionSpec]) -> ConfigError:
     if err.validator == "required":
-        missing = [k for k in err.validator_value if k not in (err.instance or {})]
+        wanted: list[str] = list(err.validator_value)  # type: ignore[arg-type]
+        given = err.instance if isinstance(err.instance, dict) else {}
+        missing = [k for k in wanted if k not in given]
         return ConfigError(missing[0] if missing else "", "is required")
     key = str(err.path[0]) if err.path else ""
     spec = specs.get(key)
@@ -236,7 +239,7 @@ def _config_error(err: jsonschema.ValidationError, specs: Mapping[str, OptionSpe
     if err.validator == "enum":
         return ConfigError(
             key,
-            f"{json.dumps(err.instance)} is not one of {', '.join(map(str, err.validator_value))}",
+            f"{json.dumps(err.instance)} is not one of {', '.join(map(str, err.validator_value))}",  # type: ignore[arg-type]
         )
     if err.validator == "pattern":
         return ConfigError(key, f"{json.dumps(err.instance)} does not match {err.validator_value}")

@@ -215,7 +215,7 @@ def _clean_end(context: grpc.ServicerContext) -> bool:
     if not context.is_active():
         return False
     time.sleep(0.002)
-    return context.is_active()
+    return bool(context.is_active())
 
 
 def _cancelled() -> bytes:

@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from kloset_sdk import (
     ChunkStream,
@@ -76,7 +77,7 @@ class TreeImporter(Importer[TreeOptions]):
         else:
             yield Record.other(rel, info)
         for n in names:
-            yield Record.xattr(rel, n, lambda n=n: os.getxattr(path, n, follow_symlinks=False))
+            yield Record.xattr(rel, n, partial(os.getxattr, path, n, follow_symlinks=False))
 
 
 class TreeExporter(Exporter[TreeOptions]):
