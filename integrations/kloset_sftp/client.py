@@ -1,0 +1,244 @@
+"""The one SSH connection of a plugin process, its pool of SFTP channels, and error translation.
+
+Plakar starts one process per connector (PROTOCOL.md §1.1), so one SSH connection per process
+is one per connector. Parallel work runs on up to `concurrency` SFTP channels multiplexed on
+that connection (no new handshakes, one login). A dropped connection is noticed by whichever
+call hits it; the next `acquire` dials again, and calls that are safe to repeat (stat, list,
+open-for-read, remove) are retried once through the SDK pacer. A write is never replayed: its
+caller removes the temporary file and reports the error.
+
+`translate` is the one place paramiko and socket errors become kloset_sdk errors.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import posixpath
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import paramiko
+
+from kloset_sdk import Fatal, KlosetError, NotFound, PermissionDenied
+from kloset_sdk.retry import Pacer, Retry, RetryPolicy
+
+from .auth import Credentials
+from .endpoint import Endpoint, Hop, resolve
+from .hostkeys import HostKeyPolicy
+from .options import SFTPOptions
+from .transfer import Channel
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Receive window per channel: a read pipeline keeps ~4 MiB in flight, so the server is never
+#: stopped by flow control (paramiko's 2 MiB default halves download speed here).
+WINDOW = 8 << 20
+KEEPALIVE = 30
+
+
+def dropped(exc: BaseException) -> bool:
+    """True when `exc` means the connection itself is gone (not an error about one file)."""
+    return isinstance(
+        exc, (EOFError, TimeoutError, socket.timeout, ConnectionError, paramiko.SSHException)
+    )
+
+
+def should_retry(exc: BaseException) -> Retry | None:
+    return Retry("SSH connection dropped, reconnecting") if dropped(exc) else None
+
+
+def translate(exc: BaseException, what: str, where: str = "") -> KlosetError:
+    if isinstance(exc, KlosetError):
+        return exc
+    if dropped(exc):
+        detail = str(exc) or type(exc).__name__
+        return Fatal(f"{what}: connection to {where or 'the server'} lost ({detail})")
+    if isinstance(exc, OSError):
+        if isinstance(exc, FileNotFoundError) or exc.errno == errno.ENOENT:
+            return NotFound(f"{what}: no such file or directory")
+        if isinstance(exc, PermissionError) or exc.errno == errno.EACCES:
+            return PermissionDenied(f"{what}: permission denied")
+        text = exc.strerror or (str(exc.args[0]) if exc.args else "") or "failure"
+        return Fatal(f"{what}: {text}")
+    return Fatal(f"{what}: {type(exc).__name__}: {exc}")
+
+
+class SFTPSession:
+    def __init__(self, opts: SFTPOptions, concurrency: int) -> None:
+        self.endpoint: Endpoint = resolve(opts)
+        self._creds = Credentials(opts)
+        self._hostkeys = HostKeyPolicy(
+            self.endpoint.known_hosts, opts.host_key_fingerprint, opts.insecure_ignore_host_key
+        )
+        self._timeout = float(opts.connect_timeout)
+        self._cond = threading.Condition()
+        self._transports: list[paramiko.Transport] = []
+        self._generation = 0
+        self._idle: list[Channel] = []
+        self._opened = 0
+        self._max = concurrency
+        self._limits: tuple[int, int] | None = None
+        self._extensions: frozenset[str] | None = None
+        self.pacer = Pacer(RetryPolicy(attempts=2, base_delay=0.2, max_delay=1.0))
+        with self._cond:
+            self._connect_locked()
+        self.root = self.run(lambda ch: self._absolute(ch, self.endpoint.root), "root")
+
+    @property
+    def where(self) -> str:
+        return str(self.endpoint.target)
+
+    @property
+    def concurrency(self) -> int:
+        return self._max
+
+    # -- connecting -----------------------------------------------------------------------
+    def _connect_locked(self) -> None:
+        self._close_transports()
+        hops = (*self.endpoint.jumps, self.endpoint.target)
+        chain: list[paramiko.Transport] = []
+        try:
+            for i, hop in enumerate(hops):
+                chain.append(self._dial(hop, chain[-1] if chain else None, i == len(hops) - 1))
+        except BaseException:
+            for t in chain:
+                t.close()
+            raise
+        self._transports = chain
+        self._generation += 1
+        self._idle, self._opened = [], 0
+        log.debug("connected to %s (generation %d)", self.where, self._generation)
+
+    def _dial(
+        self, hop: Hop, via: paramiko.Transport | None, is_target: bool
+    ) -> paramiko.Transport:
+        sock: Any
+        try:
+            if via is None:
+                sock = socket.create_connection((hop.host, hop.port), timeout=self._timeout)
+            else:
+                sock = via.open_channel(
+                    "direct-tcpip", (hop.host, hop.port), ("127.0.0.1", 0), timeout=self._timeout
+                )
+        except (OSError, paramiko.SSHException) as exc:
+            how = f" through {via.getpeername()[0]}" if via is not None else ""
+            raise Fatal(f"cannot connect to {hop.host}:{hop.port}{how}: {exc}") from None
+        t = paramiko.Transport(sock, default_window_size=WINDOW)
+        try:
+            t.banner_timeout = t.handshake_timeout = t.auth_timeout = self._timeout
+            sec = t.get_security_options()
+            sec.key_types = self._hostkeys.preferred_algorithms(hop, tuple(sec.key_types))
+            try:
+                t.start_client(timeout=self._timeout)
+            except (paramiko.SSHException, OSError, EOFError) as exc:
+                raise Fatal(f"SSH handshake with {hop.host}:{hop.port} failed: {exc}") from None
+            self._hostkeys.check(hop, t.get_remote_server_key(), is_target)
+            self._creds.authenticate(t, hop, is_target)
+            t.set_keepalive(KEEPALIVE)
+        except BaseException:
+            t.close()
+            raise
+        return t
+
+    def _close_transports(self) -> None:
+        for t in reversed(self._transports):
+            t.close()
+        self._transports = []
+
+    def _alive_locked(self) -> bool:
+        return bool(self._transports) and all(t.is_active() for t in self._transports)
+
+    # -- the channel pool ---------------------------------------------------------------------
+    def acquire(self) -> Channel:
+        with self._cond:
+            while True:
+                if not self._alive_locked():
+                    self._connect_locked()
+                while self._idle:
+                    ch = self._idle.pop()
+                    if ch.generation == self._generation and not ch.sock.closed:
+                        return ch
+                    self._opened -= ch.generation == self._generation
+                if self._opened < self._max:
+                    self._opened += 1
+                    try:
+                        return self._open_channel()
+                    except paramiko.ChannelException as exc:
+                        self._opened -= 1
+                        if self._opened == 0:
+                            raise
+                        log.info("server refused SFTP channel %d (%s)", self._opened + 1, exc)
+                        self._max = self._opened
+                    except BaseException:
+                        self._opened -= 1
+                        raise
+                self._cond.wait(1.0)
+
+    def _open_channel(self) -> Channel:
+        ch = Channel.from_transport(self._transports[-1], window_size=WINDOW)
+        if ch is None:
+            raise paramiko.SSHException("cannot open an SFTP channel")
+        ch.generation = self._generation
+        ch.sock.settimeout(self._timeout * 4)
+        if self._limits is None:
+            ch.load_limits()
+            self._limits = (ch.read_size, ch.write_size)
+            self._extensions = frozenset(ch.extensions)
+        ch.read_size, ch.write_size = self._limits
+        return ch
+
+    def release(self, ch: Channel, error: BaseException | None = None) -> None:
+        """Give `ch` back; after an error that killed the connection, close it for everyone."""
+        broken = error is not None and dropped(error)
+        with self._cond:
+            current = ch.generation == self._generation
+            if broken and current:
+                log.info("connection to %s lost: %s", self.where, error or "")
+                self._close_transports()
+            if current and not broken and not ch.sock.closed:
+                self._idle.append(ch)
+            else:
+                self._opened -= current
+                ch.sock.close()
+            self._cond.notify()
+
+    def run(self, fn: Callable[[Channel], T], what: str, idempotent: bool = True) -> T:
+        """fn(channel) on a pooled channel; retried once on a new connection if idempotent."""
+
+        def attempt() -> T:
+            ch = self.acquire()
+            try:
+                result = fn(ch)
+            except BaseException as exc:
+                self.release(ch, exc)
+                raise
+            self.release(ch)
+            return result
+
+        try:
+            return self.pacer.call(attempt, should_retry) if idempotent else attempt()
+        except Exception as exc:  # noqa: BLE001 - the boundary: everything leaves translated
+            raise translate(exc, what, self.where) from None
+
+    def offers(self, extension: str) -> bool:
+        """Whether the server announced an SFTP extension (known once a channel was opened)."""
+        return extension in (self._extensions or ())
+
+    def path(self, *parts: str) -> str:
+        return posixpath.join(self.root, *parts)
+
+    @staticmethod
+    def _absolute(ch: Channel, root: str) -> str:
+        return root if root.startswith("/") else posixpath.join(ch.normalize("."), root)
+
+    def close(self) -> None:
+        with self._cond:
+            for ch in self._idle:
+                ch.sock.close()
+            self._idle = []
+            self._close_transports()
+            self._generation += 1

@@ -1,0 +1,116 @@
+"""Every config key of the sftp integration, declared once (STYLE.md "Options once").
+
+The first nine keys are the Go integration's, with the same meaning, so a `plakar source|
+destination|store add` line written for it works unchanged (INTEGRATIONS.md, sftp). The rest
+are what the Go one cannot offer because it drives the `ssh` binary in batch mode: passwords,
+passphrases, strict host-key checking with a pinned fingerprint, ~/.ssh/config, timeouts and
+the size of the channel pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kloset_sdk import option
+
+#: OpenSSH's default `MaxSessions` is 10 channels per connection; our pool stays under it.
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 64
+
+
+@dataclass(frozen=True)
+class SFTPOptions:
+    location: str = option(
+        required=True,
+        pattern=r"^sftp://[^/]+(/.*)?$",
+        help="sftp://[user@]host[:port][/path]; the path is absolute on the server.",
+    )
+    root: str | None = option(
+        None, min_length=1, help="Remote directory to use instead of the location's path."
+    )
+    port: int | None = option(
+        None,
+        minimum=1,
+        maximum=65535,
+        help="SSH port when the location has none (default: ssh_config Port, else 22).",
+    )
+    username: str | None = option(
+        None,
+        min_length=1,
+        help="Login name; not together with user@ in the location (default: ssh_config User,"
+        " else the local user).",
+    )
+    identity: str | None = option(
+        None, min_length=1, help="Private key file to log in with (like ssh -i)."
+    )
+    insecure_ignore_host_key: bool = option(
+        False,
+        help="Accept any host key without checking it. Unsafe: a man in the middle could read"
+        " and change everything; use host_key_fingerprint instead.",
+    )
+    ssh_auth_sock: str | None = option(
+        None,
+        min_length=1,
+        help="ssh-agent socket to take keys from (default: $SSH_AUTH_SOCK when set).",
+    )
+    ssh_private_key: str | None = option(
+        None,
+        secret=True,
+        min_length=1,
+        help="Private key text (OpenSSH/PEM). Used in this process only, never written to"
+        " disk nor handed to an agent.",
+    )
+    ssh_private_key_ttl: str = option(
+        "5s",
+        pattern=r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$|^0$",
+        help="How long after Init ssh_private_key may still be used to (re)connect, as a Go"
+        " duration (5s, 10m, 1h); 0 keeps it for the life of the process. Raise it if"
+        " reconnecting after a dropped connection must work with that key.",
+    )
+    password: str | None = option(
+        None, secret=True, help="Password login, tried after every key has been refused."
+    )
+    passphrase: str | None = option(
+        None,
+        secret=True,
+        help="Decrypts an encrypted identity / ssh_private_key / IdentityFile key.",
+    )
+    known_hosts: str | None = option(
+        None,
+        min_length=1,
+        help="known_hosts file the host key is checked against (default: ssh_config"
+        " UserKnownHostsFile, else ~/.ssh/known_hosts, plus /etc/ssh/ssh_known_hosts).",
+    )
+    host_key_fingerprint: str | None = option(
+        None,
+        pattern=r"^SHA256:[A-Za-z0-9+/]{43}=?$",
+        help="Pin the server's host key (SHA256:... as ssh-keygen -lf prints it); checked"
+        " instead of known_hosts.",
+    )
+    ssh_config: str | None = option(
+        None,
+        min_length=1,
+        help="OpenSSH client config to read HostName, User, Port, IdentityFile and ProxyJump"
+        " from (default: ~/.ssh/config when it exists).",
+    )
+    connect_timeout: float = option(
+        30.0,
+        minimum=1,
+        maximum=3600,
+        help="Seconds allowed for connecting, the SSH handshake and login; a connection"
+        " silent for 4x this long is treated as dropped.",
+    )
+    concurrency: int | None = option(
+        None,
+        minimum=1,
+        maximum=MAX_CONCURRENCY,
+        help="SFTP channels opened on the one SSH connection, i.e. parallel operations"
+        f" (default: the host's -concurrency, at most {DEFAULT_CONCURRENCY}, under OpenSSH's"
+        " MaxSessions of 10).",
+    )
+    set_owner: bool | None = option(
+        None,
+        kinds={"exporter"},
+        help="Restore owner and group (chown). Unset: try, and keep going if the server"
+        " refuses; true: a refused chown fails the file; false: never try.",
+    )

@@ -1,0 +1,201 @@
+"""A Plakar repository in a directory on an SFTP server (PROTOCOL.md §6, Appendix A).
+
+The layout is the Go fs/sftp stores' (`kloset_sdk.layout`), so a repository created by the Go
+sftp integration opens here and the other way round. Unlike the Go store, every object is
+written to a temporary name, flushed to the server's disk with `fsync@openssh.com` when the
+server offers it, and only then renamed into place with `posix-rename@openssh.com`; a Put the
+host abandons, or a dropped connection, leaves no object behind (temporary names never parse
+as a MAC, so List skips any leftover). Listing and sizing fan out over the channel pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import re
+import secrets
+import stat
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from paramiko.sftp_attr import SFTPAttributes
+
+from kloset_sdk import (
+    AlreadyExists,
+    ChunkStream,
+    Fatal,
+    Identity,
+    InitContext,
+    KlosetError,
+    NotFound,
+    Resource,
+    Storage,
+)
+from kloset_sdk.layout import CONFIG, DIRS, LISTED, SHARDED, object_key, parse_key, shard_dirs
+
+from .client import SFTPSession
+from .options import DEFAULT_CONCURRENCY, SFTPOptions
+from .streams import RemoteReader, upload
+from .transfer import Channel
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+STALE_AFTER = 3600
+_TEMP = re.compile(r"[0-9a-f]{64}\.tmp-[0-9a-f]{12}")
+R = TypeVar("R")
+
+
+def temp_name(path: str) -> str:
+    return f"{path}.tmp-{secrets.token_hex(6)}"
+
+
+class SFTPStorage(Storage[SFTPOptions]):
+    options_class = SFTPOptions
+    type_name = "sftp"
+
+    def __init__(self, opts: SFTPOptions, ctx: InitContext) -> None:
+        super().__init__(opts, ctx)
+        self.session = SFTPSession(opts, opts.concurrency or DEFAULT_CONCURRENCY)
+
+    def identity(self) -> Identity:
+        ep = self.session.endpoint
+        return Identity(origin=ep.origin, type=self.type_name, root=ep.root)
+
+    def _fan_out(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        with ThreadPoolExecutor(self.session.concurrency, "sftp-storage") as pool:
+            return list(pool.map(fn, items))
+
+    # -- create / open ------------------------------------------------------------------------
+    def create(self, config: bytes) -> None:
+        root = self.session.root
+
+        def prepare(ch: Channel) -> None:
+            try:
+                entries = ch.listdir(root)
+            except FileNotFoundError:
+                _makedirs(ch, root)
+                ch.chmod(root, 0o700)
+                return
+            if entries:
+                raise AlreadyExists(f"{root}: directory is not empty, refusing to create here")
+
+        self.session.run(prepare, f"create {root}")
+        self._fan_out(self._mkdir, [DIRS[r] for r in LISTED])
+        self._fan_out(self._mkdir, [d for r in LISTED if r in SHARDED for d in shard_dirs(r)])
+        self._write(self.session.path(CONFIG), [config])
+
+    def _mkdir(self, rel: str) -> None:
+        path = self.session.path(rel)
+        self.session.run(lambda ch: _mkdir(ch, path), f"mkdir {path}")
+
+    def open(self) -> bytes:
+        path = self.session.path(CONFIG)
+        try:
+            with RemoteReader(self.session, path) as r:
+                return r.read()
+        except NotFound:
+            raise NotFound(f"{path}: no repository here (no CONFIG file)") from None
+
+    def ping(self) -> None:
+        self.session.run(lambda ch: ch.stat(self.session.root), f"stat {self.session.root}")
+
+    # -- objects ------------------------------------------------------------------------------
+    def _object(self, res: Resource, mac: bytes) -> str:
+        if res not in LISTED:
+            raise Fatal(f"{res.name.lower()}: this store keeps only packfiles, states and locks")
+        return self.session.path(object_key(res, mac))
+
+    def _write(self, final: str, chunks: Iterable[bytes]) -> int:
+        return upload(self.session, temp_name(final), final, chunks, fsync=True)
+
+    def put(self, res: Resource, mac: bytes, data: ChunkStream, flags: int) -> int:
+        return self._write(self._object(res, mac), data)
+
+    def get(self, res: Resource, mac: bytes, offset: int | None, length: int | None) -> Any:
+        path = self._object(res, mac)
+        # Opened here, so an unknown MAC fails as NotFound before any byte (§9 item 38).
+        return RemoteReader(self.session, path, offset or 0, length).open()
+
+    def delete(self, res: Resource, mac: bytes) -> None:
+        path = self._object(res, mac)
+        self.session.run(lambda ch: ch.remove(path), f"delete {path}")
+
+    def list(self, res: Resource) -> Iterable[bytes]:
+        if res not in LISTED:
+            raise Fatal(f"list {res.name.lower()}: not a resource this store keeps")
+
+        def names(d: str) -> list[str]:
+            path = self.session.path(d)
+            try:
+                attrs = self.session.run(lambda ch: ch.listdir_attr(path), f"list {path}")
+            except NotFound:
+                return []
+            stale = [a.filename for a in attrs if _stale_temp(a)]
+            if stale:
+                self._remove_stale(path, stale)
+            return [a.filename for a in attrs]
+
+        macs = []
+        for listing in self._fan_out(names, shard_dirs(res)):
+            macs += [m for m in (parse_key(res, n) for n in listing) if m is not None]
+        return macs
+
+    def _remove_stale(self, path: str, names: Sequence[str]) -> None:
+        """Temporary files of Puts killed over an hour ago (P15): never listed, but they take
+        space; a Put still running has written to its file within the hour."""
+
+        def remove(ch: Channel) -> None:
+            for name in names:
+                try:
+                    ch.remove(posixpath.join(path, name))
+                except OSError:
+                    pass
+
+        try:
+            self.session.run(remove, f"clean {path}", idempotent=False)
+        except KlosetError as exc:
+            log.info("could not remove stale temporary files in %s: %s", path, exc)
+
+    def size(self) -> int:
+        dirs = [d for r in LISTED for d in shard_dirs(r)]
+
+        def used(d: str) -> int:
+            path = self.session.path(d)
+            try:
+                attrs = self.session.run(lambda ch: ch.listdir_attr(path), f"list {path}")
+            except NotFound:
+                return 0
+            return sum(a.st_size or 0 for a in attrs if stat.S_ISREG(a.st_mode or 0))
+
+        return sum(self._fan_out(used, dirs))
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _stale_temp(a: SFTPAttributes) -> bool:
+    return bool(
+        _TEMP.fullmatch(a.filename)
+        and stat.S_ISREG(a.st_mode or 0)
+        and (a.st_mtime or 0) < time.time() - STALE_AFTER
+    )
+
+
+def _mkdir(ch: Channel, path: str) -> None:
+    try:
+        ch.mkdir(path, 0o700)
+    except OSError:
+        if not stat.S_ISDIR(ch.lstat(path).st_mode or 0):
+            raise
+
+
+def _makedirs(ch: Channel, path: str) -> None:
+    parent = posixpath.dirname(path)
+    if parent and parent != path:
+        try:
+            ch.lstat(parent)
+        except FileNotFoundError:
+            _makedirs(ch, parent)
+    _mkdir(ch, path)
