@@ -1,0 +1,173 @@
+"""Argument parsing and the command handlers (everything but the `plugin` fast path)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from kloset_sdk.errors import KlosetError
+
+from .config import CliError, build_config, split_prefixed
+
+EPILOG = """\
+locations use Plakar's syntax: posixfs:///abs/path (or a plain path), s3://host:port/bucket,
+sftp://user@host/path, gdrive://..., onedrive://... Options are key=value; they can also come
+from a file (--config FILE: JSON, TOML, INI or key=value lines) or the environment
+(KLOSET_SRC_<KEY>, KLOSET_DST_<KEY>, KLOSET_STORE_<KEY>) so secrets stay off the command line.
+"""
+
+
+def _common(p: argparse.ArgumentParser, role: str) -> None:
+    p.add_argument("options", nargs="*", metavar="key=value", help="connector options")
+    p.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="FILE[#SECTION]",
+        help=f"options file (also KLOSET_{role.upper()}_<KEY> variables)",
+    )
+    p.add_argument("--exe", help="run this plugin executable instead of the installed integration")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="klosetctl",
+        description="Use Plakar connectors without Plakar.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("ls", help="list what an importer sees")
+    p.add_argument("source")
+    _common(p, "src")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    p = sub.add_parser("copy", help="copy importer -> exporter, streaming")
+    p.add_argument("source")
+    p.add_argument("destination")
+    p.add_argument("--src-opt", "-s", action="append", default=[], metavar="K=V")
+    p.add_argument("--dst-opt", "-d", action="append", default=[], metavar="K=V")
+    p.add_argument("-o", dest="prefixed", action="append", default=[], metavar="src.K=V|dst.K=V")
+    p.add_argument("--src-config", action="append", default=[], metavar="FILE[#SECTION]")
+    p.add_argument("--dst-config", action="append", default=[], metavar="FILE[#SECTION]")
+    p.add_argument("--src-exe")
+    p.add_argument("--dst-exe")
+    p.add_argument("--progress", choices=("auto", "rich", "plain", "none"), default="auto")
+    p.add_argument(
+        "--no-count", action="store_true", help="skip the statistics pass (no totals, no ETA)"
+    )
+    p.add_argument("-j", "--jobs", type=int, default=8, help="maxconcurrency sent in Init")
+    p.add_argument("--summary-json", metavar="FILE", help="also write the summary as JSON")
+
+    store = sub.add_parser("store", help="storage checks and benchmarks").add_subparsers(
+        dest="store_cmd", required=True
+    )
+    p = store.add_parser("check", help="run the storage conformance checks (empty location)")
+    p.add_argument("location")
+    _common(p, "store")
+    p.add_argument("--expect-mode", type=int, default=6, help="Mode a fresh store reports")
+    p = store.add_parser("bench", help="Put/Get throughput and latency")
+    p.add_argument("location")
+    _common(p, "store")
+    p.add_argument("--size", default="16MiB")
+    p.add_argument("--count", type=int, default=8)
+    p.add_argument("--jobs", type=int, default=4)
+
+    p = sub.add_parser("login", help="OAuth login; prints the config lines for Plakar")
+    p.add_argument("service", choices=("gdrive", "onedrive"))
+    p.add_argument("--headless", action="store_true", help="no browser: paste the code back")
+    p.add_argument("--device-code", action="store_true", help="device code flow (onedrive)")
+    p.add_argument("--client-id")
+    p.add_argument("--client-secret")
+    p.add_argument("--tenant")
+    p.add_argument("--token-file")
+    p.add_argument("--scope")
+
+    p = sub.add_parser("plugin", help="serve NAME's KIND connector on stdin/stdout")
+    p.add_argument("name")
+    p.add_argument("kind", choices=("importer", "exporter", "storage"))
+    return ap
+
+
+def cmd_ls(a: argparse.Namespace) -> int:
+    from .ls import run_ls
+
+    proto, config = build_config(a.source, "src", a.options, a.config)
+    return run_ls(proto, config, exe=a.exe, as_json=a.json)
+
+
+def cmd_copy(a: argparse.Namespace) -> int:
+    from .copy import run_copy
+    from .report import print_copy_summary
+
+    src_pairs, dst_pairs = split_prefixed(a.prefixed)
+    src = build_config(a.source, "src", a.src_opt + src_pairs, a.src_config)
+    dst = build_config(a.destination, "dst", a.dst_opt + dst_pairs, a.dst_config)
+    counters = run_copy(
+        src,
+        dst,
+        src_exe=a.src_exe,
+        dst_exe=a.dst_exe,
+        progress=a.progress,
+        count=not a.no_count,
+        jobs=a.jobs,
+    )
+    print_copy_summary(counters, src[1]["location"], dst[1]["location"])
+    if a.summary_json:
+        from .report import write_summary_json
+
+        write_summary_json(a.summary_json, counters)
+    return 1 if counters.failed else 0
+
+
+def cmd_store(a: argparse.Namespace) -> int:
+    from . import report
+
+    proto, config = build_config(a.location, "store", a.options, a.config)
+    if a.store_cmd == "check":
+        from .storecheck import run_checks
+
+        results = run_checks(proto, config, exe=a.exe, expected_mode=a.expect_mode)
+        report.print_checks(results, config["location"])
+        return 0 if all(r.ok for r in results) else 1
+    from .bench import parse_size, run_bench
+
+    size = parse_size(a.size)
+    where, phases = run_bench(proto, config, size, a.count, a.jobs, exe=a.exe)
+    report.print_bench(phases, config["location"], where, size, a.jobs)
+    return 0
+
+
+def cmd_login(a: argparse.Namespace) -> int:
+    from .login import run_login
+
+    return run_login(a)
+
+
+def cmd_plugin(a: argparse.Namespace) -> int:
+    from kloset_sdk.registry import serve_integration
+
+    serve_integration(a.name, a.kind)
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "ls": cmd_ls,
+    "copy": cmd_copy,
+    "store": cmd_store,
+    "login": cmd_login,
+    "plugin": cmd_plugin,
+}
+
+
+def run(argv: list[str]) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return HANDLERS[args.cmd](args)
+    except (CliError, KlosetError) as exc:
+        sys.stderr.write(f"klosetctl: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("klosetctl: interrupted\n")
+        return 130

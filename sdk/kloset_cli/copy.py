@@ -1,0 +1,225 @@
+"""`klosetctl copy`: importer -> exporter through two plugin processes, record by record.
+
+Each record goes into the Export stream as soon as the Import stream yields it, followed by its
+content read chunk by chunk from an Open stream (at most 1 MiB in flight per chunk, §1.4): a
+file is never held whole in memory. Paths are made relative to the importer's root, like a
+`plakar restore` of the backed-up directory.
+
+A failure while reading a file's content leaves the exporter mid-file. The host would abort
+the restore; we end that Export stream without the terminator (the exporter discards the
+partial file), count the file as failed, and go on in a new Export stream: exporters accept
+several sequential streams (§5.1, §9 item 29).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import grpc
+
+from kloset_sdk._pb import exporter_pb2 as epb
+from kloset_sdk.harness import ImportSession
+from kloset_sdk.location import Flag
+from kloset_sdk.records import Record
+
+from .plugins import Connected, connect, rpc_message
+from .progress import Counters, Reporter
+
+
+def relative_path(pathname: str, root: str) -> str | None:
+    """Path under the destination root, or None for the root's ancestors (never exported)."""
+    root = root.rstrip("/")
+    if not root:
+        return pathname
+    if pathname == root:
+        return "/"
+    if pathname.startswith(root + "/"):
+        return pathname[len(root) :]
+    if pathname == "/" or root.startswith(pathname.rstrip("/") + "/"):
+        return None
+    return pathname
+
+
+class Feed:
+    """The Export request stream, pulled by gRPC; may be resumed by a later Export stream."""
+
+    def __init__(
+        self,
+        conn: Connected,
+        sess: ImportSession,
+        counters: Counters,
+        reporter: Reporter,
+        root: str,
+        want_xattrs: bool,
+    ) -> None:
+        self.importer = conn.client
+        self.sess = sess
+        self.records = iter(sess)
+        self.c = counters
+        self.reporter = reporter
+        self.root = root
+        self.want_xattrs = want_xattrs
+        self.xattrs: list[tuple[Record, Record]] = []
+        self.aborted: str | None = None
+        self.exhausted = False
+        self.error: BaseException | None = None
+
+    def requests(self) -> Iterator[epb.ExportRequest]:
+        self.aborted = None
+        try:
+            for rec in self.records:
+                yield from self._one(rec)
+                if self.aborted is not None:
+                    return
+            while self.xattrs:  # after the tree, as kloset sends them (§5.3)
+                orig, mapped = self.xattrs.pop(0)
+                yield from self._content(orig, mapped)
+                if self.aborted is not None:
+                    return
+            self.exhausted = True
+        except Exception as exc:  # noqa: BLE001 - surfaced by run_copy, never lost in gRPC
+            self.error = exc
+            self.exhausted = True
+
+    def _one(self, rec: Record) -> Iterator[epb.ExportRequest]:
+        if rec.error:
+            self.c.fail(rec.pathname, rec.error)
+            self.sess.ack(rec)
+            return
+        rel = relative_path(rec.pathname, self.root)
+        if rel is None:
+            self.sess.ack(rec)
+            return
+        mapped = dataclasses.replace(rec, pathname=rel)
+        if rec.is_xattr:
+            if self.want_xattrs:
+                self.xattrs.append((rec, mapped))
+            else:
+                self.sess.ack(rec)
+            return
+        if rec.is_regular and rec.has_reader:
+            yield from self._content(rec, mapped)
+            return
+        pr = mapped.to_proto()
+        pr.hasReader = False
+        yield epb.ExportRequest(record=pr)
+        self.sess.ack(rec)
+        with self.c.lock:
+            if rec.is_dir:
+                self.c.dirs += 1
+            else:
+                self.c.links += 1
+
+    def _content(self, rec: Record, mapped: Record) -> Iterator[epb.ExportRequest]:
+        chunks = self.importer.open(rec)
+        try:
+            first = next(chunks, b"")
+        except grpc.RpcError as exc:  # unreadable before anything was sent: skip cleanly
+            self.c.fail(rec.pathname, rpc_message(exc))
+            self.sess.ack(rec, rpc_message(exc))
+            return
+        pr = mapped.to_proto()
+        pr.hasReader = True
+        yield epb.ExportRequest(record=pr)
+        try:
+            chunk = first
+            while chunk:
+                yield epb.ExportRequest(chunk=chunk)
+                with self.c.lock:
+                    self.c.bytes += len(chunk)
+                self.reporter.refresh()
+                chunk = next(chunks, b"")
+        except grpc.RpcError as exc:
+            self.c.fail(rec.pathname, f"read failed mid-file: {rpc_message(exc)}")
+            self.sess.ack(rec, rpc_message(exc))
+            self.aborted = mapped.pathname
+            return  # no terminator: the exporter drops the partial file
+        yield epb.ExportRequest(chunk=b"")
+        self.sess.ack(rec)
+        if not rec.is_xattr:
+            with self.c.lock:
+                self.c.files += 1
+        self.reporter.refresh()
+
+
+def _count(conn: Connected, counters: Counters, reporter: Reporter) -> None:
+    """Totals for the ETA from a statistics importer, as Plakar runs one beside the backup."""
+    files = size = 0
+    try:
+        sess = conn.client.session()
+        try:
+            for rec in sess:
+                sess.ack(rec)
+                if rec.is_regular and rec.info is not None:
+                    files += 1
+                    size += max(rec.info.size, 0)
+        finally:
+            sess.end()
+    except grpc.RpcError:
+        return  # no totals then: the copy itself reports what failed
+    counters.total_files, counters.total_bytes = files, size
+    reporter.refresh()
+
+
+def run_copy(
+    src: tuple[str, Mapping[str, str]],
+    dst: tuple[str, Mapping[str, str]],
+    *,
+    src_exe: str | None = None,
+    dst_exe: str | None = None,
+    progress: str = "auto",
+    count: bool = True,
+    jobs: int = 8,
+) -> Counters:
+    """Copy everything; failures are collected in the returned counters, not raised."""
+    counters = Counters()
+    with (
+        connect("importer", src[0], src[1], exe=src_exe, maxconcurrency=jobs) as imp,
+        connect("exporter", dst[0], dst[1], exe=dst_exe, maxconcurrency=jobs) as exp,
+        Reporter(counters, "copy", progress) as reporter,
+    ):
+        counter: threading.Thread | None = None
+        stats: Any = None
+        if count and not imp.identity.flags & Flag.STREAM:
+            stats = connect("importer", src[0], src[1], exe=src_exe, maxconcurrency=jobs)
+            stats_conn = stats.__enter__()
+            counter = threading.Thread(
+                target=_count, args=(stats_conn, counters, reporter), daemon=True
+            )
+            counter.start()
+        sess = imp.client.session()
+        feed = Feed(
+            imp,
+            sess,
+            counters,
+            reporter,
+            imp.identity.root,
+            bool(exp.identity.flags & Flag.EXPORTXATTR),
+        )
+        try:
+            while not feed.exhausted:
+                try:
+                    for resp in exp.client.stub.Export(feed.requests()):
+                        hdr = resp.result.header
+                        if not resp.result.error or hdr.pathname == feed.aborted:
+                            continue  # an aborted file is already counted as failed
+                        counters.fail(hdr.pathname, resp.result.error)
+                        if hdr.hasReader and not hdr.isXattr:
+                            with counters.lock:
+                                counters.files -= 1
+                except grpc.RpcError as exc:
+                    if feed.aborted is None:
+                        counters.fail("(export)", rpc_message(exc))
+                        break
+            if feed.error is not None:
+                counters.fail("(copy)", str(feed.error))
+        finally:
+            sess.end()
+            if counter is not None:
+                counter.join(5)
+            if stats is not None:
+                stats.__exit__(None, None, None)
+    return counters

@@ -1,0 +1,90 @@
+"""`klosetctl login gdrive|onedrive`: run the integration's own login flow, print config lines.
+
+The flows live in the integrations (`kloset_gdrive.auth`, `kloset_onedrive.auth`): this module
+only picks one from the flags and passes through the arguments the function accepts, so an
+integration can evolve its signature without a CLI change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .config import CliError
+
+FLOWS = {
+    "gdrive": {"default": "login_installed_app", "headless": "login_headless"},
+    "onedrive": {
+        "default": "login_auth_code",
+        "device": "login_device_code",
+        "headless": "login_device_code",
+    },
+}
+
+
+def _pick(service: str, a: argparse.Namespace) -> Callable[..., Any]:
+    try:
+        auth = importlib.import_module(f"kloset_{service}.auth")
+    except ModuleNotFoundError as exc:
+        raise CliError(
+            f"login {service}: the {service} integration is not installed ({exc})"
+        ) from None
+    names = FLOWS[service]
+    want = "device" if a.device_code else ("headless" if a.headless else "default")
+    for name in (names.get(want), names["default"]):
+        fn = getattr(auth, name or "", None)
+        if callable(fn):
+            return fn  # type: ignore[no-any-return]
+    raise CliError(f"login {service}: kloset_{service}.auth has no {names.get(want)}()")
+
+
+def _call(fn: Callable[..., Any], a: argparse.Namespace) -> Any:
+    params = inspect.signature(fn).parameters
+    given = {
+        "client_id": a.client_id,
+        "client_secret": a.client_secret,
+        "tenant": a.tenant,
+        "token_file": a.token_file,
+        "token_path": a.token_file,
+        "scope": a.scope,
+        "headless": a.headless or None,
+        "open_browser": False if a.headless else None,
+    }
+    kwargs = {k: v for k, v in given.items() if v is not None and k in params}
+    return fn(**kwargs)
+
+
+def config_lines(service: str, result: Any, a: argparse.Namespace) -> dict[str, str]:
+    """What to put in `plakar source|destination|store add`: the flow's answer, if a mapping."""
+    lines: dict[str, str] = {}
+    if isinstance(result, Mapping):
+        lines.update({str(k): str(v) for k, v in result.items() if v is not None})
+    elif isinstance(result, str) and result:
+        lines["token_file"] = result
+    for key in ("client_id", "client_secret", "tenant"):
+        if getattr(a, key) and key not in lines:
+            lines[key] = getattr(a, key)
+    if a.token_file and "token_file" not in lines:
+        lines["token_file"] = a.token_file
+    return lines
+
+
+def run_login(a: argparse.Namespace) -> int:
+    fn = _pick(a.service, a)
+    result = _call(fn, a)
+    lines = config_lines(a.service, result, a)
+    pairs = " ".join(f"{k}={v}" for k, v in lines.items())
+    proto = a.service
+    out = sys.stdout
+    out.write(
+        f"# logged in to {proto}; add these options to a Plakar source, destination or store:\n"
+    )
+    for k, v in lines.items():
+        out.write(f"{k}={v}\n")
+    out.write(f"\n#   plakar store add my{proto} {proto}://<folder> {pairs}\n")
+    out.write(f"#   plakar source add my{proto} {proto}://<folder> {pairs}\n")
+    return 0

@@ -1,0 +1,99 @@
+"""Start a connector as Plakar does: its own process, two pipes, gRPC (PROTOCOL.md §1).
+
+The CLI never calls a connector class in-process. Going through the plugin process tests the
+same code path Plakar uses, keeps heavy client libraries out of the CLI process, and lets any
+executable stand in (`--exe ./dist/plakar/s3/s3Storage` runs a packaged connector).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import grpc
+
+from kloset_sdk.connector import Identity
+from kloset_sdk.errors import KlosetError
+from kloset_sdk.harness import ExporterClient, ImporterClient, PluginProcess, StoreClient
+
+from .config import CliError, redacted
+
+C = TypeVar("C", ImporterClient, ExporterClient, StoreClient)
+CLIENTS: dict[str, type[Any]] = {
+    "importer": ImporterClient,
+    "exporter": ExporterClient,
+    "storage": StoreClient,
+}
+
+
+def plugin_argv(proto: str, kind: str, exe: str | None = None) -> list[str]:
+    """The command that serves `proto`'s `kind`; checks the integration exists first.
+
+    Resolving here (a cheap import of the integration's `__init__`) turns "not installed" into
+    one clear line instead of a dead plugin process and a gRPC UNAVAILABLE.
+    """
+    if exe:
+        return [exe]
+    from kloset_sdk.registry import connectors
+
+    try:
+        connectors(proto, kind)
+    except KlosetError as exc:
+        raise CliError(f"{proto}: {exc}") from None
+    return [sys.executable, "-m", "kloset_sdk.plugin", proto, kind]
+
+
+def rpc_message(exc: BaseException) -> str:
+    """The one line a user should see for a failed call (the status message, as Plakar shows)."""
+    if isinstance(exc, grpc.RpcError):
+        details = exc.details() if hasattr(exc, "details") else ""
+        code = exc.code() if hasattr(exc, "code") else None
+        if code == grpc.StatusCode.UNAVAILABLE:
+            return f"the plugin process died or closed its pipes ({details})"
+        return str(details or code)
+    return str(exc) or type(exc).__name__
+
+
+@dataclass
+class Connected:
+    proc: PluginProcess
+    client: Any
+    identity: Identity
+
+
+@contextlib.contextmanager
+def connect(
+    kind: str,
+    proto: str,
+    config: Mapping[str, str],
+    exe: str | None = None,
+    maxconcurrency: int = 8,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[Connected]:
+    """Spawn, Init, yield, then Close and EOF stdin like Plakar's exit (plugin exits 0)."""
+    argv: Sequence[str] = plugin_argv(proto, kind, exe)
+    proc = PluginProcess(argv, env=env)
+    try:
+        client = CLIENTS[kind](proc)
+        try:
+            if kind == "storage":
+                ident = client.init(config, proto=proto)
+            else:
+                ident = client.init(config, proto=proto, maxconcurrency=maxconcurrency)
+        except grpc.RpcError as exc:
+            shown = redacted(config).get("location", "")
+            raise CliError(f"{kind} {shown}: {rpc_message(exc)}") from None
+        yield Connected(proc, client, ident)
+        with contextlib.suppress(grpc.RpcError):
+            client.close()
+    finally:
+        if proc.proc.poll() is None:
+            try:
+                proc.finish(10)
+            except Exception:  # noqa: BLE001 - a plugin that ignores EOF is killed
+                proc.kill()
+        else:
+            proc.close()
