@@ -101,7 +101,7 @@ def build_site_zip(name: str, pure: list[Wheel], out: Path) -> None:
 
 
 def build_one(
-    name: str, targets: list[Target], wheel_dirs: dict[Target, Path], version: str
+    name: str, targets: list[Target], wheel_dirs: dict[Target, Path], version: str, dist: Path
 ) -> Path:
     src = ROOT / "manifests" / name / "manifest.yaml"
     if not src.is_file():
@@ -110,30 +110,32 @@ def build_one(
     errs = check_manifest(manifest, str(src.relative_to(ROOT)))
     if errs:
         raise SystemExit(f"package {name}: manifest problems:\n  " + "\n  ".join(errs))
-    out = DIST / name
+    out = dist / name
     shutil.rmtree(out, ignore_errors=True)
     (out / "lib" / "wheels").mkdir(parents=True)
     roots = SDK_REQUIRES + INTEGRATION_REQUIRES[name]
 
-    pure: dict[str, Wheel] = {}
-    index_targets: dict[str, dict[str, object]] = {}
-    for t in targets:
-        need = closure(wheels_in(wheel_dirs[t]), roots, t)
-        native = [w for w in need if not w.pure]
+    needs = {t: closure(wheels_in(wheel_dirs[t]), roots, t) for t in targets}
+    # A pure wheel every target resolved to the same file goes into site.zip once; one that
+    # differs (a newer release dropped an old Python) ships as a wheel for its targets only.
+    files_by_name: dict[str, set[str]] = {}
+    for need in needs.values():
         for w in need:
             if w.pure:
-                prev = pure.setdefault(w.name, w)
-                if prev.path.name != w.path.name:  # a pure wheel must be the same everywhere
-                    raise SystemExit(
-                        f"package {name}: {prev.path.name} vs {w.path.name} for {t.tag}"
-                    )
-        for w in native:
+                files_by_name.setdefault(w.name, set()).add(w.path.name)
+    common = {n for n, files in files_by_name.items() if len(files) == 1}
+    pure: dict[str, Wheel] = {}
+    index_targets: dict[str, dict[str, object]] = {}
+    for t, need in needs.items():
+        shipped = [w for w in need if not (w.pure and w.name in common)]
+        pure.update({w.name: w for w in need if w.pure and w.name in common})
+        for w in shipped:
             dest = out / "lib" / "wheels" / w.path.name
             if not dest.exists():
                 shutil.copyfile(w.path, dest)
-        floor = max((w.glibc for w in native), default=(2, 17))
+        floor = max((w.glibc for w in shipped if not w.pure), default=(2, 17))
         index_targets[t.tag] = {
-            "wheels": [w.path.name for w in native],
+            "wheels": [w.path.name for w in shipped],
             "glibc": f"{floor[0]}.{floor[1]}",
         }
 
@@ -183,13 +185,13 @@ def plakar_pkg_create(out: Path, version: str) -> None:
         return
     proc = subprocess.run(
         [plakar, "pkg", "create", str(out / "manifest.yaml"), version],
-        cwd=DIST,
+        cwd=out.parent,
         capture_output=True,
         text=True,
     )
     if proc.returncode != 0:
         raise SystemExit(f"plakar pkg create {out.name} failed:\n{proc.stderr}")
-    print(f"package: {out.name}: .ptar written in {DIST}")
+    print(f"package: {out.name}: .ptar written in {out.parent}")
 
 
 def main(argv: list[str]) -> int:
@@ -199,6 +201,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--python", action="append", help=f"CPython versions (default {PYTHONS})")
     ap.add_argument("--arch", action="append", help=f"architectures (default {ARCHES})")
     ap.add_argument("--version", default="v0.1.0", help="package version for pkg create")
+    ap.add_argument("--out", type=Path, default=DIST, help=f"output directory (default {DIST})")
     a = ap.parse_args(argv)
     names = a.names or ALL
     bad = [n for n in names if n not in ALL]
@@ -215,14 +218,14 @@ def main(argv: list[str]) -> int:
     for name in names:
         t1 = time.monotonic()
         try:
-            out = build_one(name, targets, wheel_dirs, a.version)
+            out = build_one(name, targets, wheel_dirs, a.version, a.out.resolve())
         except SystemExit as exc:
             print(exc, file=sys.stderr)
             failed.append(name)
             continue
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
         print(
-            f"package: {name}: {out.relative_to(ROOT)} ({size / 1e6:.1f} MB,"
+            f"package: {name}: {out} ({size / 1e6:.1f} MB,"
             f" {time.monotonic() - t1:.1f}s)"
         )
         plakar_pkg_create(out, a.version)

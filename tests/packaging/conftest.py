@@ -1,0 +1,68 @@
+"""Fixtures for the packaging tests: one host-only build of every package, a bare interpreter.
+
+The build goes to a temporary directory (`scripts/package --host-only --out ...`), so a
+developer's full dist/plakar/ is never overwritten, and only the running CPython/arch is
+packaged, which keeps the session build to seconds on a warm wheel cache.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+ALL = ["fs", "s3", "sftp", "gdrive", "onedrive"]
+BARE_PYTHON = Path("/usr/bin/python3")
+
+
+def available() -> list[str]:
+    """Integrations whose manifest exists (the others are still being written)."""
+    return [n for n in ALL if (ROOT / "manifests" / n / "manifest.yaml").is_file()]
+
+
+@pytest.fixture(scope="session")
+def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("dist")
+    names = available()
+    proc = subprocess.run(
+        [str(ROOT / "scripts" / "package"), "--host-only", "--out", str(out), *names],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
+    return {n: out / n for n in names}
+
+
+@pytest.fixture(scope="session")
+def bare_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """`env -i PATH=/usr/bin:/bin` plus a private HOME/cache: nothing of the venv leaks in."""
+    if not BARE_PYTHON.exists():
+        pytest.fail(f"{BARE_PYTHON} is missing: apt-get install python3 (Debian's interpreter)")
+    home = tmp_path_factory.mktemp("home")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "XDG_CACHE_HOME": str(home / "cache")}
+    yield env
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def executable(pkg: Path, kind: str) -> str:
+    """The manifest's executable for `kind`."""
+    import yaml
+
+    manifest = yaml.safe_load((pkg / "manifest.yaml").read_text())
+    for conn in manifest["connectors"]:
+        if conn["type"] == kind:
+            return str(pkg / conn["executable"])
+    raise LookupError(f"{pkg.name} has no {kind}")
+
+
+def protocol(pkg: Path, kind: str) -> str:
+    import yaml
+
+    manifest = yaml.safe_load((pkg / "manifest.yaml").read_text())
+    return next(c["protocols"][0] for c in manifest["connectors"] if c["type"] == kind)
