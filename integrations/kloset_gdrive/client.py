@@ -1,0 +1,357 @@
+"""Drive v3 through google-api-python-client: service, pacing, and the one error boundary.
+
+- The service is built from the client library's static discovery document with `rootUrl`
+  replaced by `api_endpoint`: no discovery request at start-up (Init must answer fast, P17), and
+  media URLs follow the endpoint too (`build(client_options=...)` keeps www.googleapis.com for
+  uploads).
+- httplib2 is not thread-safe, so every thread gets its own AuthorizedHttp (metadata calls) and
+  AuthorizedSession (media: streamed downloads, ranged reads, upload chunks).
+- Every call goes through the process's single Pacer (`process_pacer`): when Drive throttles one
+  worker, all of them wait out its Retry-After. `should_retry` says what is worth another try;
+  quota errors become QuotaExceeded and stop at once (retrying an exhausted daily upload quota
+  only burns more of it); `translate` turns everything else into kloset_sdk errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.client
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
+
+from kloset_sdk import AlreadyExists, Fatal, KlosetError, NotFound, PermissionDenied
+from kloset_sdk.errors import QuotaExceeded
+from kloset_sdk.retry import Pacer, Retry, RetryPolicy, parse_retry_after
+
+from . import auth
+from .options import GdriveOptions
+
+if TYPE_CHECKING:
+    import requests
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+TIMEOUT = 120.0
+PAGE_SIZE = 1000  # the most files.list / changes.list return per page
+#: Everything the connectors read about a file; listing more costs bandwidth on every page.
+FILE_FIELDS = (
+    "id,name,mimeType,parents,size,modifiedTime,createdTime,md5Checksum,sha256Checksum,"
+    "trashed,driveId,shortcutDetails(targetId,targetMimeType),exportLinks,sharedWithMeTime"
+)
+RATE_REASONS = {"userRateLimitExceeded", "rateLimitExceeded"}
+QUOTA_REASONS = {
+    "storageQuotaExceeded",
+    "uploadQuotaExceeded",
+    "dailyLimitExceeded",
+    "quotaExceeded",
+    "teamDriveFileLimitExceeded",
+}
+
+
+@functools.cache
+def _transient() -> tuple[type[BaseException], ...]:
+    """Broken connections, whichever stack saw them (imported late: Init stays fast, P17)."""
+    import requests
+    from google.auth.exceptions import TransportError
+
+    return (
+        requests.ConnectionError,
+        requests.Timeout,
+        requests.exceptions.ChunkedEncodingError,
+        http.client.HTTPException,
+        ConnectionError,
+        TimeoutError,
+        TransportError,
+    )
+
+
+def _is_refresh_error(exc: BaseException) -> bool:
+    from google.auth.exceptions import RefreshError
+
+    return isinstance(exc, RefreshError)
+
+
+_pacer: Pacer | None = None
+_pacer_lock = threading.Lock()
+
+
+def process_pacer(opts: GdriveOptions) -> Pacer:
+    """The one Pacer of this plugin process, shared by every connector and thread."""
+    global _pacer
+    with _pacer_lock:
+        if _pacer is None:
+            _pacer = Pacer(RetryPolicy(attempts=opts.max_retries))
+        return _pacer
+
+
+class ApiError(Exception):
+    """A Drive error answer, normalized from googleapiclient's HttpError or a requests reply."""
+
+    def __init__(
+        self, status: int, reason: str, message: str, retry_after: float | None = None
+    ) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.retry_after = retry_after
+
+
+def error_from(status: int, body: bytes | str, headers: Any) -> ApiError:
+    reason, message = "", ""
+    try:
+        err = json.loads(body or b"{}").get("error", {})
+        if isinstance(err, dict):
+            message = str(err.get("message", ""))
+            details = err.get("errors") or [{}]
+            reason = str(details[0].get("reason", "")) or str(err.get("status", ""))
+        elif isinstance(err, str):
+            reason = err
+    except (ValueError, AttributeError):
+        message = (body.decode("utf-8", "replace") if isinstance(body, bytes) else body)[:200]
+    retry_after = parse_retry_after(headers.get("retry-after") if headers else None)
+    return ApiError(status, reason, message or http.client.responses.get(status, ""), retry_after)
+
+
+def should_retry(exc: BaseException) -> Retry | None:
+    """Throttling, 5xx, 408 and broken connections are retried; nothing else."""
+    if isinstance(exc, ApiError):
+        if exc.status == 429 or (exc.status == 403 and exc.reason in RATE_REASONS):
+            return Retry(exc.reason or "429 too many requests", exc.retry_after)
+        if exc.status >= 500 or exc.status == 408:
+            return Retry(f"{exc.status} {exc.reason}".strip(), exc.retry_after)
+        return None
+    if _is_refresh_error(exc):
+        return Retry(f"token refresh: {exc}") if getattr(exc, "retryable", False) else None
+    if isinstance(exc, _transient()):
+        return Retry(f"connection: {type(exc).__name__}")
+    return None
+
+
+def translate(exc: BaseException, what: str) -> KlosetError:
+    """The single place a library or HTTP failure becomes a kloset_sdk error."""
+    if isinstance(exc, KlosetError):
+        return exc
+    if isinstance(exc, ApiError):
+        text = f"{what}: {exc.message or exc.reason} ({exc.status} {exc.reason})".replace(" )", ")")
+        if exc.status == 404:
+            return NotFound(text)
+        if exc.status == 409:
+            return AlreadyExists(text)
+        if exc.status in (401, 403):
+            return PermissionDenied(text)
+        return Fatal(text)
+    if _is_refresh_error(exc):
+        return PermissionDenied(
+            f"{what}: Google refused the credentials ({exc}); log in again (gdrive login)"
+        )
+    return Fatal(f"{what}: {type(exc).__name__}: {exc}")
+
+
+def escape(value: str) -> str:
+    """A string literal for the `q` language."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class DriveClient:
+    def __init__(self, opts: GdriveOptions, creds: Any = None, pacer: Pacer | None = None) -> None:
+        self.opts = opts
+        self.creds = creds if creds is not None else auth.credentials(opts)
+        self.pacer = pacer or process_pacer(opts)
+        self.root_url = opts.root_url
+        self.drive_id = opts.shared_drive_id or None
+        self._local = threading.local()
+        self._ids: list[str] = []
+        self._ids_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        from googleapiclient import discovery_cache
+        from googleapiclient.discovery import build_from_document
+
+        doc = json.loads(discovery_cache.get_static_doc("drive", "v3") or "{}")
+        doc["rootUrl"] = self.root_url
+        doc["baseUrl"] = self.root_url + doc.get("servicePath", "drive/v3/")
+        doc["batchPath"] = "batch/drive/v3"
+        self.service = build_from_document(doc, http=self._http())
+
+    # -- per-thread transports ---------------------------------------------------------------
+    def _http(self) -> Any:
+        h = getattr(self._local, "http", None)
+        if h is None:
+            import google_auth_httplib2  # type: ignore[import-untyped]
+            import httplib2  # type: ignore[import-untyped]
+
+            h = google_auth_httplib2.AuthorizedHttp(self.creds, http=httplib2.Http(timeout=TIMEOUT))
+            self._local.http = h
+        return h
+
+    def session(self) -> requests.Session:
+        s: requests.Session | None = getattr(self._local, "session", None)
+        if s is None:
+            from google.auth.transport.requests import AuthorizedSession
+
+            s = AuthorizedSession(self.creds)  # type: ignore[no-untyped-call]
+            self._local.session = s
+        return s
+
+    # -- the pacer loop ----------------------------------------------------------------------
+    def run(self, fn: Callable[[], T], what: str) -> T:
+        """Call fn under the shared Pacer; 401 refreshes once; errors leave translated."""
+        refreshed = [False]
+
+        def attempt() -> T:
+            try:
+                return fn()
+            except ApiError as exc:
+                if exc.status == 401 and not refreshed[0]:
+                    refreshed[0] = True
+                    self._refresh()
+                    return fn()
+                if exc.reason in QUOTA_REASONS:
+                    raise QuotaExceeded(
+                        f"{what}: Drive quota exhausted ({exc.reason}): {exc.message}"
+                    ) from None
+                raise
+
+        try:
+            return self.pacer.call(attempt, should_retry)
+        except Exception as exc:  # noqa: BLE001 - the boundary (STYLE.md)
+            raise translate(exc, what) from exc
+
+    def _refresh(self) -> None:
+        from google.auth.transport.requests import Request
+
+        with self._refresh_lock:
+            self.creds.refresh(Request())
+
+    def call(self, request: Any, what: str) -> Any:
+        """Execute a googleapiclient request on this thread's http object."""
+
+        def fn() -> Any:
+            from googleapiclient.errors import HttpError
+
+            try:
+                return request.execute(http=self._http(), num_retries=0)
+            except HttpError as exc:
+                raise error_from(exc.resp.status, exc.content, exc.resp) from None
+
+        return self.run(fn, what)
+
+    def send(self, method: str, url: str, what: str, **kw: Any) -> requests.Response:
+        """One raw request (no pacing: callers wrap it in `run`); error answers raise ApiError."""
+        kw.setdefault("timeout", TIMEOUT)
+        resp = self.session().request(method, url, **kw)
+        if resp.status_code >= 400:
+            body = resp.content
+            resp.close()
+            raise error_from(resp.status_code, body, resp.headers)
+        return resp
+
+    # -- files -------------------------------------------------------------------------------
+    def _all_drives(self, kw: dict[str, Any]) -> dict[str, Any]:
+        kw["supportsAllDrives"] = True
+        return kw
+
+    def list(
+        self, q: str, drive_id: str | None = None, fields: str = FILE_FIELDS
+    ) -> Iterator[dict[str, Any]]:
+        """Every page of a files.list query (corpus: My Drive + shared, or one shared drive)."""
+        kw: dict[str, Any] = {
+            "pageSize": PAGE_SIZE,
+            "fields": f"nextPageToken,incompleteSearch,files({fields})",
+            "spaces": "drive",
+        }
+        if q:
+            kw["q"] = q
+        if drive_id:
+            kw.update(corpora="drive", driveId=drive_id, includeItemsFromAllDrives=True)
+            self._all_drives(kw)
+        while True:
+            page = self.call(self.service.files().list(**kw), "list")
+            if page.get("incompleteSearch"):
+                log.warning("Drive reported an incomplete search for %s", q[:80])
+            yield from page.get("files", [])
+            token = page.get("nextPageToken")
+            if not token:
+                return
+            kw["pageToken"] = token
+
+    def get(self, file_id: str, fields: str = FILE_FIELDS) -> dict[str, Any]:
+        req = self.service.files().get(**self._all_drives({"fileId": file_id, "fields": fields}))
+        result: dict[str, Any] = self.call(req, f"get {file_id}")
+        return result
+
+    def new_id(self) -> str:
+        """A pre-generated id: a create retried after a lost answer then fails with 409 instead
+        of making a second file with the same name."""
+        with self._ids_lock:
+            if not self._ids:
+                req = self.service.files().generateIds(count=100, space="drive")
+                self._ids = list(self.call(req, "generate ids")["ids"])
+            return self._ids.pop()
+
+    def create(self, body: dict[str, Any], fields: str = FILE_FIELDS) -> dict[str, Any]:
+        """files.create (metadata only: folders, shortcuts); idempotent through a fixed id."""
+        body = {**body, "id": body.get("id") or self.new_id()}
+        tries = [0]
+
+        def fn() -> dict[str, Any]:
+            from googleapiclient.errors import HttpError
+
+            tries[0] += 1
+            req = self.service.files().create(**self._all_drives({"body": body, "fields": fields}))
+            try:
+                result: dict[str, Any] = req.execute(http=self._http(), num_retries=0)
+                return result
+            except HttpError as exc:
+                err = error_from(exc.resp.status, exc.content, exc.resp)
+                if err.status == 409 and tries[0] > 1:  # our earlier try went through
+                    return self.get(body["id"], fields)
+                raise err from None
+
+        return self.run(fn, f"create {body.get('name')}")
+
+    def update(
+        self, file_id: str, body: dict[str, Any], fields: str = FILE_FIELDS, **kw: Any
+    ) -> dict[str, Any]:
+        req = self.service.files().update(
+            **self._all_drives({"fileId": file_id, "body": body, "fields": fields, **kw})
+        )
+        result: dict[str, Any] = self.call(req, f"update {file_id}")
+        return result
+
+    def delete(self, file_id: str) -> None:
+        """Permanent delete; a 404 on a retry means our first try went through."""
+        tries = [0]
+
+        def fn() -> None:
+            tries[0] += 1
+            try:
+                self.send("DELETE", self.file_url(file_id, supportsAllDrives="true"), "delete")
+            except ApiError as exc:
+                if not (exc.status == 404 and tries[0] > 1):
+                    raise
+
+        self.run(fn, f"delete {file_id}")
+
+    def file_url(self, file_id: str, **params: str) -> str:
+        query = "&".join(f"{k}={quote(v)}" for k, v in params.items())
+        return f"{self.root_url}drive/v3/files/{quote(file_id, safe='')}" + (
+            "?" + query if query else ""
+        )
+
+    def media_url(self, file_id: str) -> str:
+        params = {"alt": "media", "supportsAllDrives": "true"}
+        if self.opts.acknowledge_abuse:
+            params["acknowledgeAbuse"] = "true"
+        return self.file_url(file_id, **params)
+
+    def start_page_token(self) -> str:
+        kw: dict[str, Any] = {}
+        if self.drive_id:
+            kw = self._all_drives({"driveId": self.drive_id})
+        resp = self.call(self.service.changes().getStartPageToken(**kw), "changes start token")
+        return str(resp["startPageToken"])

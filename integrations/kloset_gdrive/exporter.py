@@ -1,0 +1,196 @@
+"""GdriveExporter: restore a snapshot tree into a Drive folder (created if missing).
+
+Folders are created on the fly (ids cached by path, modifiedTime set at creation); files go up
+as one multipart request when they fit in a chunk, in a background pool, or through a resumable
+session otherwise (upload.py); modifiedTime is part of the create metadata, so no second
+request is needed. Restoring over an existing tree replaces the content of same-named files
+(a new revision) instead of adding twins. A symlink to a restored folder becomes a shortcut;
+other symlinks, devices and the like cannot exist on Drive and fail that record.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import posixpath
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from kloset_sdk import ChunkStream, Exporter, Fatal, Identity, InitContext, Record
+from kloset_sdk.records import format_rfc3339
+
+from . import export_formats as fmt
+from .client import DriveClient, escape
+from .importer import origin
+from .options import GdriveOptions, check
+from .upload import read_full, upload
+
+log = logging.getLogger(__name__)
+UPLOAD_WORKERS = 8
+LIST_FIELDS = "id,name,mimeType,createdTime"
+
+
+class _Chain(io.RawIOBase):
+    """The first chunk, already read, then the rest of the stream."""
+
+    def __init__(self, head: bytes, rest: ChunkStream) -> None:
+        super().__init__()
+        self._head = memoryview(head)
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            n = len(self._head) if size < 0 else min(size, len(self._head))
+            out, self._head = self._head[:n].tobytes(), self._head[n:]
+            return out
+        return self._rest.read(size)
+
+
+class GdriveExporter(Exporter[GdriveOptions]):
+    options_class = GdriveOptions
+    type_name = "gdrive"
+
+    def __init__(self, opts: GdriveOptions, ctx: InitContext) -> None:
+        super().__init__(opts, ctx)
+        check(opts)
+        self._client: DriveClient | None = None
+        self._folders: dict[str, str] = {}  # restore path -> folder id
+        self._known: dict[str, dict[str, dict[str, Any]]] = {}  # folder id -> name -> child
+        workers = max(1, min(UPLOAD_WORKERS, ctx.maxconcurrency or UPLOAD_WORKERS))
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="gdrive-upload")
+        self._slots = threading.BoundedSemaphore(workers * 2)
+
+    def identity(self) -> Identity:
+        return Identity(origin(self.opts), self.type_name, self.opts.path)
+
+    @property
+    def client(self) -> DriveClient:
+        if self._client is None:
+            self._client = DriveClient(self.opts)
+        return self._client
+
+    def ping(self) -> None:
+        self.client.get("root", "id")
+
+    # -- folders -----------------------------------------------------------------------------
+    def _children(self, folder_id: str) -> dict[str, dict[str, Any]]:
+        """Children of a folder that existed before us, listed once (oldest wins a name)."""
+        if folder_id not in self._known:
+            q = f"{escape(folder_id)} in parents and trashed = false"
+            found: dict[str, dict[str, Any]] = {}
+            metas = self.client.list(q, drive_id=self.client.drive_id, fields=LIST_FIELDS)
+            for meta in sorted(metas, key=lambda m: (m.get("createdTime") or "", m["id"])):
+                found.setdefault(meta["name"], meta)
+            self._known[folder_id] = found
+        return self._known[folder_id]
+
+    def _folder(self, path: str, mtime_ns: int | None = None) -> str:
+        """The id of the folder restored at `path` ("/" is the target), made if missing."""
+        if path in self._folders:
+            return self._folders[path]
+        if path == "/":
+            base = self.opts.root_folder_id or self.opts.shared_drive_id or "root"
+            folder_id = str(self.client.get(base, "id")["id"])
+            for part in self.opts.path_parts:
+                folder_id = self._mkdir(folder_id, part, None)
+        else:
+            parent = self._folder(posixpath.dirname(path))
+            folder_id = self._mkdir(parent, posixpath.basename(path), mtime_ns)
+        self._folders[path] = folder_id
+        return folder_id
+
+    def _mkdir(self, parent: str, name: str, mtime_ns: int | None) -> str:
+        existing = self._children(parent).get(name)
+        if existing is not None:
+            if existing.get("mimeType") != fmt.FOLDER:
+                raise Fatal(f"{name}: a file of that name is in the way of a folder")
+            return str(existing["id"])
+        body: dict[str, Any] = {"name": name, "mimeType": fmt.FOLDER, "parents": [parent]}
+        if mtime_ns is not None:
+            body["modifiedTime"] = format_rfc3339(mtime_ns)
+        made = self.client.create(body, LIST_FIELDS)
+        self._known[parent][name] = made
+        self._known[made["id"]] = {}  # new: nothing to list
+        return str(made["id"])
+
+    # -- records -----------------------------------------------------------------------------
+    def export(self, record: Record, content: ChunkStream | None) -> Future[None] | None:
+        if record.is_xattr:
+            return None  # not asked for (no EXPORTXATTR); Drive has no place for them
+        path = posixpath.normpath("/" + record.pathname.lstrip("/"))
+        if ".." in path.split("/"):
+            raise Fatal(f"{record.pathname}: refusing a path outside the target")
+        info = record.info
+        mtime = info.mtime_ns if info is not None and info.mtime_ns > 0 else None
+        if record.is_dir:
+            self._folder(path, mtime)
+            return None
+        if record.is_symlink:
+            self._shortcut(path, record.target)
+            return None
+        if content is None or not record.is_regular:
+            raise Fatal(f"{path}: only files, folders and symlinks to folders can go to Drive")
+        parent = self._folder(posixpath.dirname(path))
+        name = posixpath.basename(path)
+        existing = self._children(parent).get(name)
+        meta: dict[str, Any] = {"name": name}
+        if mtime is not None:
+            meta["modifiedTime"] = format_rfc3339(mtime)
+        file_id = None
+        if existing is not None:
+            file_id = str(existing["id"])
+        else:
+            meta["parents"] = [parent]
+            meta["id"] = self.client.new_id()
+            self._known[parent][name] = {"id": meta["id"], "name": name}
+        chunk = self.opts.chunk_bytes
+        try:
+            head = read_full(content, chunk)
+            if len(head) == chunk:  # big: stream it now, the content cannot wait
+                upload(self.client, meta, _Chain(head, content), chunk, file_id)
+                return None
+        except BaseException:
+            if file_id is None:
+                self._known[parent].pop(name, None)  # nothing was created
+            raise
+        self._slots.acquire()
+        fut = self._pool.submit(upload, self.client, meta, io.BytesIO(head), chunk, file_id)
+        done: Future[None] = Future()
+        fut.add_done_callback(lambda f: self._settle(done, f, parent, name, file_id))
+        return done
+
+    def _settle(
+        self, done: Future[None], fut: Future[Any], parent: str, name: str, file_id: str | None
+    ) -> None:
+        self._slots.release()
+        exc = fut.exception()
+        if exc is None:
+            done.set_result(None)
+            return
+        if file_id is None:
+            self._known[parent].pop(name, None)
+        done.set_exception(exc)
+
+    def _shortcut(self, path: str, target: str) -> None:
+        where = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        folder_id = self._folders.get(where)
+        if folder_id is None:
+            raise Fatal(f"{path}: Drive has no symlinks, and {target} is not a restored folder")
+        parent = self._folder(posixpath.dirname(path))
+        name = posixpath.basename(path)
+        if name in self._children(parent):
+            return
+        body = {
+            "name": name,
+            "mimeType": fmt.SHORTCUT,
+            "parents": [parent],
+            "shortcutDetails": {"targetId": folder_id},
+        }
+        self._known[parent][name] = self.client.create(body, LIST_FIELDS)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

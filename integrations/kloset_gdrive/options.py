@@ -1,0 +1,198 @@
+"""Every gdrive config key, once (STYLE.md "Options once"), and what follows from them.
+
+Auth comes from exactly one source (token_file, refresh_token + client id/secret, or a service
+account key); the advanced `api_endpoint` / `token_uri` keys point the plugin at another Drive
+front end, which is how the tests reach the emulator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from kloset_sdk import ConfigError, option
+
+KiB = 1024
+MiB = 1024 * KiB
+#: Resumable upload chunks must be multiples of 256 KiB (all but the last).
+UPLOAD_UNIT = 256 * KiB
+GOOGLE_API = "https://www.googleapis.com/"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
+SCOPE_PREFIX = "https://www.googleapis.com/auth/"
+
+Scope = Literal["drive", "drive.readonly", "drive.file"]
+
+DEFAULT_EXPORT_FORMATS = [
+    "document=docx",
+    "spreadsheet=xlsx",
+    "presentation=pptx",
+    "drawing=svg",
+]
+
+
+@dataclass(frozen=True)
+class GdriveOptions:
+    location: str = option(
+        required=True,
+        help="gdrive://<path>: a folder path in My Drive (gdrive:// alone is the root); with"
+        " root_folder_id or shared_drive_id the path is below that folder.",
+    )
+    token_file: str = option(
+        "",
+        help="OAuth token file written by the gdrive login (mode 0600); holds the client id,"
+        " secret and refresh token, so nothing else is needed.",
+    )
+    client_id: str = option("", help="OAuth client id (with client_secret and refresh_token).")
+    client_secret: str = option("", secret=True, help="OAuth client secret.")
+    refresh_token: str = option(
+        "", secret=True, help="OAuth refresh token (instead of token_file)."
+    )
+    service_account_file: str = option(
+        "", help="Service account key (JSON); Drive access as that account, or see impersonate."
+    )
+    impersonate: str = option(
+        "",
+        help="With service_account_file: act as this user (Workspace domain-wide delegation).",
+    )
+    scope: Scope = option(
+        "drive",
+        help="OAuth scope asked for by the login and by service accounts: drive, drive.readonly"
+        " (enough for the importer) or drive.file (only files this app created).",
+    )
+    root_folder_id: str = option("", help="Start from this folder id instead of the My Drive root.")
+    shared_drive_id: str = option("", help="Use this shared drive (its id) instead of My Drive.")
+    shared_with_me: bool = option(
+        False,
+        kinds={"importer"},
+        help="Back up the items shared with you (Drive's 'Shared with me') instead of My Drive.",
+    )
+    include_trashed: bool = option(
+        False, kinds={"importer"}, help="Also back up items in the trash."
+    )
+    skip_shortcuts: bool = option(
+        False,
+        kinds={"importer"},
+        help="Ignore shortcuts instead of following them (followed, a shortcut to one of its own"
+        " ancestor folders becomes a relative symlink).",
+    )
+    export_formats: list[str] = option(
+        DEFAULT_EXPORT_FORMATS,
+        kinds={"importer"},
+        help="How Google Docs are exported, as kind=extension pairs (kinds: document,"
+        " spreadsheet, presentation, drawing, script, jam); kinds not listed keep their default.",
+    )
+    acknowledge_abuse: bool = option(
+        False,
+        kinds={"importer"},
+        help="Download files Google flagged as malware or spam (otherwise they fail).",
+    )
+    incremental: bool = option(
+        False,
+        kinds={"importer"},
+        help="Use the changes API: after a first full walk, a backup asks Drive only for what"
+        " changed (the item map and page token live in state_file).",
+    )
+    state_file: str = option(
+        "",
+        kinds={"importer"},
+        help="Where incremental backups keep their state (default: one file per source under"
+        " ~/.config/kloset-connectors/).",
+    )
+    chunk_size: int = option(
+        8,
+        kinds={"exporter", "storage"},
+        minimum=1,
+        maximum=1024,
+        help="MiB per resumable upload request; files below it go in one multipart request.",
+    )
+    max_retries: int = option(
+        10, minimum=1, maximum=100, advanced=True, help="Attempts per Drive call before failing."
+    )
+    api_endpoint: str = option(
+        GOOGLE_API, advanced=True, help="Drive API root URL (tests point it at an emulator)."
+    )
+    token_uri: str = option(
+        GOOGLE_TOKEN_URI,
+        advanced=True,
+        help="OAuth token endpoint (the token or key file's own one is used if this is left"
+        " at its default).",
+    )
+
+    # -- derived -----------------------------------------------------------------------------
+    @property
+    def path_parts(self) -> list[str]:
+        """The location's folder path, not URL-decoded (Drive names may hold a literal `%`)."""
+        proto, sep, rest = self.location.partition(":")
+        if not sep or proto.lower() != "gdrive":
+            raise ConfigError("location", f'expected gdrive://<path>, got "{self.location}"')
+        return [p for p in rest.split("/") if p]
+
+    @property
+    def path(self) -> str:
+        return "/" + "/".join(self.path_parts)
+
+    @property
+    def chunk_bytes(self) -> int:
+        return self.chunk_size * MiB  # always a multiple of UPLOAD_UNIT
+
+    @property
+    def scope_url(self) -> str:
+        return SCOPE_PREFIX + self.scope
+
+    @property
+    def root_url(self) -> str:
+        return self.api_endpoint.rstrip("/") + "/"
+
+    def fingerprint(self) -> str:
+        """What decides an imported tree's shape: incremental state is valid only for it."""
+        keys = {
+            k: v
+            for k, v in asdict(self).items()
+            if k
+            in (
+                "location",
+                "root_folder_id",
+                "shared_drive_id",
+                "shared_with_me",
+                "include_trashed",
+                "skip_shortcuts",
+                "export_formats",
+                "api_endpoint",
+                "token_file",
+                "client_id",
+                "service_account_file",
+                "impersonate",
+            )
+        }
+        return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def check(opts: GdriveOptions) -> None:
+    """Checks a JSON Schema cannot express; each error names its key."""
+    opts.path_parts  # noqa: B018 - raises on a malformed location
+    if opts.shared_with_me and (opts.shared_drive_id or opts.root_folder_id):
+        raise ConfigError(
+            "shared_with_me", "cannot be combined with shared_drive_id/root_folder_id"
+        )
+    sources = [
+        k for k in ("token_file", "refresh_token", "service_account_file") if getattr(opts, k)
+    ]
+    if len(sources) > 1:
+        raise ConfigError(sources[1], f"set only one of {', '.join(sources)}")
+    if not sources:
+        raise ConfigError(
+            "token_file",
+            "no credentials: run `klosetctl login gdrive` and set token_file, or set"
+            " refresh_token with client_id and client_secret, or service_account_file",
+        )
+    if opts.refresh_token:
+        for key in ("client_id", "client_secret"):
+            if not getattr(opts, key):
+                raise ConfigError(key, "is required with refresh_token")
+    if opts.impersonate and not opts.service_account_file:
+        raise ConfigError("impersonate", "needs service_account_file (domain-wide delegation)")
+    if not opts.api_endpoint.startswith(("http://", "https://")):
+        raise ConfigError("api_endpoint", f'"{opts.api_endpoint}" is not an http(s) URL')

@@ -1,0 +1,142 @@
+"""Login flows end to end against the emulator's OAuth endpoints, and every credential source."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import grpc
+import pytest
+import requests
+
+from kloset_gdrive.auth import login_headless, login_installed_app
+from kloset_sdk.harness import ImporterClient, PluginProcess
+from tests.conftest import plugin_argv
+from tests.emulators.drive import CLIENT_ID, CLIENT_SECRET, DriveEmulator
+from tests.integrations.gdrive.conftest import drive_config
+from tests.integrations.gdrive.test_importer import scan
+
+
+def consent(url: str) -> str:
+    """What the browser does: the emulator consents at once and redirects with the code."""
+    resp = requests.get(url, allow_redirects=False, timeout=30)
+    assert resp.status_code == 302, resp.text
+    return resp.headers["Location"]
+
+
+def check_token_works(emu: DriveEmulator, token_file: Path, lines: list[str]) -> None:
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    saved = json.loads(token_file.read_text())
+    assert saved["refresh_token"] and saved["client_id"] == CLIENT_ID
+    assert any(ln.startswith("plakar source add ") for ln in lines)
+    assert all(f"token_file={token_file}" in ln and "refresh_token" not in ln for ln in lines)
+    config = {"location": "gdrive://", "token_file": str(token_file), "api_endpoint": emu.url}
+    emu.add_file("hello.txt", b"hello")
+    run = scan(config)
+    assert run.by_path()["/hello.txt"].read == 5
+
+
+def test_login_loopback(
+    emu: DriveEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: list[str] = []
+
+    def browser(url: str) -> None:  # must not block: the flow waits for the redirect after it
+        seen.append(url)
+        threading.Thread(target=lambda: requests.get(consent(url), timeout=30)).start()
+
+    token_file = tmp_path / "cfg" / "gdrive.json"
+    result = login_installed_app(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        token_file=token_file,
+        auth_uri=emu.url + "o/oauth2/auth",
+        token_uri=emu.token_uri,
+        on_url=browser,
+    )
+    assert seen and "redirect_uri=http%3A%2F%2F127.0.0.1%3A" in seen[0]
+    assert "access_type=offline" in seen[0]
+    out = capsys.readouterr()
+    assert seen[0] in out.err and out.out == ""  # the URL on stderr, nothing on stdout
+    assert result.token_file == token_file and result["token_file"] == str(token_file)
+    assert result["token_uri"] == emu.token_uri
+    for line in result.lines:
+        print(line)
+    check_token_works(emu, token_file, result.lines)
+
+
+def test_login_headless(emu: DriveEmulator, tmp_path: Path) -> None:
+    urls: list[str] = []
+    token_file = tmp_path / "headless.json"
+    result = login_headless(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        token_file=token_file,
+        auth_uri=emu.url + "o/oauth2/auth",
+        token_uri=emu.token_uri,
+        scope="drive.readonly",
+        on_url=urls.append,
+        read_code=lambda: consent(urls[0]) + "\n",  # the user pastes the address
+    )
+    assert "scope=https%3A%2F%2Fwww.googleapis.com%2Fauth%2Fdrive.readonly" in urls[0]
+    check_token_works(emu, token_file, result.lines)
+
+
+def test_service_account_with_impersonation(emu: DriveEmulator, tmp_path: Path) -> None:
+    key = tmp_path / "sa.json"
+    key.write_text(json.dumps(emu.service_account_info()))
+    emu.add_file("a.txt", b"a")
+    config = {
+        "location": "gdrive://",
+        "service_account_file": str(key),
+        "impersonate": "user@example.com",
+        "scope": "drive.readonly",
+        "api_endpoint": emu.url,
+    }
+    run = scan(config)
+    assert run.by_path()["/a.txt"].read == 1
+    assert "user@example.com" in emu.tokens.subjects
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ({"refresh_token": ""}, "token_file"),  # no credentials at all
+        ({"token_file": "/nonexistent/tok.json"}, "refresh_token"),  # two sources
+        ({"scope": "drive.everything"}, "scope"),
+        ({"export_formats": "document=doc"}, "export_formats"),
+        ({"impersonate": "x@y"}, "impersonate"),
+        ({"location": "s3://bucket"}, "location"),
+    ],
+)
+def test_config_errors_name_the_key(emu: DriveEmulator, extra: dict[str, str], key: str) -> None:
+    config = {**drive_config(emu), **extra}
+    with PluginProcess(plugin_argv("gdrive", "importer")) as proc:
+        client = ImporterClient(proc)
+        with pytest.raises(grpc.RpcError) as ei:
+            client.init(config, proto="gdrive")
+            client.scan()
+        assert key in (ei.value.details() or ""), ei.value.details()
+        assert CLIENT_SECRET not in (ei.value.details() or "")
+
+
+def test_secrets_never_logged(emu: DriveEmulator, tmp_path: Path) -> None:
+    config = drive_config(emu)
+    emu.faults.inject(500, count=2)
+    log = tmp_path / "stderr.txt"
+    with (
+        open(log, "wb") as err,
+        PluginProcess(
+            plugin_argv("gdrive", "importer"), env={**os.environ, "KLOSET_LOG": "debug"}, stderr=err
+        ) as proc,
+    ):
+        client = ImporterClient(proc)
+        client.init(config, proto="gdrive")
+        client.scan()
+        client.close()
+        proc.finish(10)
+    text = log.read_text()
+    assert "retrying" in text  # the log did say something
+    assert config["refresh_token"] not in text and CLIENT_SECRET not in text

@@ -1,0 +1,224 @@
+"""GdriveImporter against the emulator: a 3,000-file Drive, incremental runs, shared drives."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import grpc
+
+from kloset_sdk import FileInfo, Flag
+from kloset_sdk.harness import ImporterClient, ImportRun, PluginProcess
+from tests.conftest import plugin_argv
+from tests.emulators.drive import DriveEmulator
+from tests.integrations.gdrive.conftest import drive_config
+from tests.integrations.gdrive.trees import Expected, big_drive, shared_drive
+
+
+def scan(config: dict[str, str], read: bool = True, keep_data: bool = False) -> ImportRun:
+    with PluginProcess(plugin_argv("gdrive", "importer")) as proc:
+        client = ImporterClient(proc)
+        ident = client.init(config, proto="gdrive", maxconcurrency=16)
+        run = client.scan(read=read, keep_data=keep_data, jobs=16)
+        run.identity = ident
+        client.close()
+        assert proc.finish(10) == 0
+    return run
+
+
+def cached_scan(
+    config: dict[str, str], previous: dict[str, FileInfo]
+) -> tuple[dict[str, FileInfo], dict[str, str]]:
+    """An Import as kloset runs it with a warm cache: files whose FileInfo is unchanged are
+    acked without being opened. Returns every path's FileInfo and the sha256 of what was read."""
+    infos: dict[str, FileInfo] = {}
+    read: dict[str, str] = {}
+    with PluginProcess(plugin_argv("gdrive", "importer")) as proc:
+        client = ImporterClient(proc)
+        client.init(config, proto="gdrive")
+        sess = client.session()
+        for rec in sess:
+            assert not rec.error, (rec.pathname, rec.error)
+            if rec.is_xattr:
+                sess.ack(rec)
+                continue
+            assert rec.info is not None
+            infos[rec.pathname] = rec.info
+            if rec.info.is_regular and previous.get(rec.pathname) != rec.info:
+                try:
+                    data = b"".join(client.open(rec))
+                    read[rec.pathname] = hashlib.sha256(data).hexdigest()
+                except grpc.RpcError:
+                    pass  # kloset records a per-file error and goes on
+            sess.ack(rec)
+        sess.end()
+        client.close()
+        assert proc.finish(10) == 0
+    return infos, read
+
+
+def infos_of(run: ImportRun) -> dict[str, FileInfo]:
+    return {p: i.record.info for p, i in run.by_path().items() if i.record.info is not None}
+
+
+def check_tree(run: ImportRun, exp: Expected) -> None:
+    assert run.finished
+    assert not run.errors, [(i.record.pathname, i.record.error, i.open_error) for i in run.errors]
+    got = run.by_path()
+    files = {p: i for p, i in got.items() if i.record.info and i.record.is_regular}
+    assert sorted(set(files) ^ set(exp.files)) == []
+    for path, data in exp.files.items():
+        item = files[path]
+        assert item.sha256 == hashlib.sha256(data).hexdigest(), path
+        assert item.read == len(data), path
+        info = item.record.info
+        assert info is not None
+        assert info.size == (-1 if path in exp.docs else len(data)), path
+        assert info.mtime_ns == exp.mtimes[path], path
+        assert info.mode == 0o644
+    assert {p for p, i in got.items() if i.record.is_dir} == exp.dirs
+    assert {p: i.record.target for p, i in got.items() if i.record.target} == exp.links
+    xattrs = run.xattrs()
+    some = next(p for p in exp.files if p not in exp.docs)
+    assert xattrs[(some, "user.gdrive.md5_checksum")].data is None  # scan(keep_data=False)
+    assert (some, "user.gdrive.mime_type") in xattrs
+
+
+def test_big_drive_then_incremental(emu: DriveEmulator, state_file: str) -> None:
+    exp = big_drive(emu, 3000)
+    config = drive_config(emu, incremental="true", state_file=state_file)
+    emu.reset_stats()
+    first = scan(config)
+    check_tree(first, exp)
+    assert first.identity.flags & Flag.STREAM  # the source must not be listed twice
+    full = dict(emu.stats)
+    # the whole corpus in 1000-item pages, plus the root, the start token and the token refresh
+    assert full["list"] <= 5 and full["get"] == 1 and full["start_page_token"] == 1, full
+    assert full["media"] + full["export_link"] == len([d for d in exp.files.values() if d])
+    assert Path(state_file).stat().st_mode & 0o777 == 0o600
+
+    # five changes: new content, a new file, a rename, a file trashed, a Doc edited
+    def pick(prefix: str) -> str:
+        return next(p for p in sorted(exp.files) if p.startswith(prefix) and exp.files[p])
+
+    changed = pick("/top0/file")
+    emu.update_content(exp.ids[changed], b"changed bytes")
+    emu.add_file("brand-new.txt", b"new file", exp.ids["/top1/sub1"])
+    renamed = pick("/top2/sub0/file")
+    emu.rename(exp.ids[renamed], "renamed.bin")
+    trashed = pick("/top3/sub3/file")
+    emu.trash(exp.ids[trashed])
+    emu.update_doc(exp.ids["/top1/Deck.pptx"], export_size=7000)
+    emu.reset_stats()
+    infos, read = cached_scan(config, infos_of(first))
+    stats = dict(emu.stats)
+    assert stats["changes"] == 1 and stats["list"] == 0 and stats["get"] == 0, stats
+    assert stats["start_page_token"] == 0
+    # only what changed was fetched: new content, the new file, the renamed file, the Doc
+    assert sorted(read) == sorted(
+        [
+            changed,
+            "/top1/sub1/brand-new.txt",
+            renamed.rsplit("/", 1)[0] + "/renamed.bin",
+            "/top1/Deck.pptx",
+        ]
+    )
+    assert stats["media"] + stats["export_link"] == 4, stats
+    assert stats["requests"] <= 7, stats  # token refresh, changes, 4 downloads
+    assert trashed not in infos and renamed not in infos
+    # the tree equals what a fresh full walk sees, FileInfo for FileInfo
+    fresh = scan(drive_config(emu), read=False)
+    assert infos == infos_of(fresh)
+
+    emu.reset_stats()
+    again, read = cached_scan(config, infos)
+    assert again == infos and read == {}
+    assert emu.stats["changes"] == 1 and emu.stats["requests"] <= 2, emu.stats
+
+
+def test_state_kept_when_a_download_fails(emu: DriveEmulator, state_file: str) -> None:
+    """A backup that did not get every file must not move the page token forward."""
+    folder = emu.add_folder("f")
+    ids = [emu.add_file(f"{i}.txt", b"v1", folder) for i in range(3)]
+    config = drive_config(emu, "gdrive://f", incremental="true", state_file=state_file)
+    first = scan(config)
+    token = json.loads(Path(state_file).read_text())["token"]
+    emu.update_content(ids[1], b"v2 content")
+    emu.faults.inject(404, "notFound", path=f"/files/{ids[1]}", count=1)
+    infos, read = cached_scan(config, infos_of(first))
+    assert "/1.txt" not in read  # its download failed (the Open errored)
+    assert json.loads(Path(state_file).read_text())["token"] == token
+    emu.reset_stats()
+    infos, read = cached_scan(config, infos_of(first))
+    assert list(read) == ["/1.txt"] and emu.stats["changes"] == 1
+    assert json.loads(Path(state_file).read_text())["token"] != token
+
+
+def test_subfolder_walk_batches_folders(emu: DriveEmulator) -> None:
+    """Below the root the walk lists up to 50 folders per query, level by level."""
+    exp = big_drive(emu, 400)
+    emu.reset_stats()
+    run = scan(drive_config(emu, "gdrive://top4"), read=False)
+    paths = set(run.by_path())
+    assert "/sub1/deep2" in paths and "/" in paths
+    assert {p.removeprefix("/top4") or "/" for p in exp.dirs if p.startswith("/top4")} <= paths
+    # one name query for `top4`, then one query per level (1, 5 and 15 folders)
+    assert emu.stats["list"] <= 4, emu.stats
+
+
+def test_moves_seen_incrementally(emu: DriveEmulator, state_file: str) -> None:
+    a = emu.add_folder("a")
+    b = emu.add_folder("b")
+    inner = emu.add_folder("inner", a)
+    emu.add_file("x.txt", b"x", inner)
+    outside = emu.share_with_me("ext", None)
+    emu.add_file("y.txt", b"y", outside)
+    config = drive_config(emu, incremental="true", state_file=state_file)
+    first = scan(config)
+    assert "/a/inner/x.txt" in first.by_path()
+    emu.move(inner, b)
+    emu.move(outside, a)  # a folder arrives from outside: its children must be listed
+    emu.reset_stats()
+    infos, _ = cached_scan(config, infos_of(first))
+    assert "/b/inner/x.txt" in infos and "/a/inner/x.txt" not in infos
+    assert "/a/ext/y.txt" in infos
+    assert emu.stats["list"] == 1, emu.stats
+    assert infos == infos_of(scan(drive_config(emu), read=False))
+
+
+def test_shared_drive(emu: DriveEmulator) -> None:
+    drive, exp = shared_drive(emu)
+    big_drive(emu, 10)  # My Drive content must not leak in
+    run = scan(drive_config(emu, shared_drive_id=drive))
+    check_tree(run, exp)
+    assert run.identity.origin.endswith(f"/drives/{drive}")
+
+
+def test_shared_with_me_and_options(emu: DriveEmulator) -> None:
+    emu.share_with_me("plan.txt", b"shared plan\n", "text/plain")
+    folder = emu.share_with_me("Shared folder", None)
+    emu.add_file("inside.txt", b"inside", folder)
+    run = scan(drive_config(emu, shared_with_me="true"), read=True)
+    got = run.by_path()
+    assert {"/plan.txt", "/Shared folder", "/Shared folder/inside.txt"} <= set(got)
+    assert got["/Shared folder/inside.txt"].read == 6
+
+
+def test_trash_formats_and_shortcut_skipping(emu: DriveEmulator) -> None:
+    doc = emu.add_doc("Notes", "document")
+    emu.add_doc("Chart", "drawing")
+    emu.add_shortcut("link", doc)
+    emu.trash(emu.add_file("bin.txt", b"trash"))
+    run = scan(
+        drive_config(
+            emu,
+            include_trashed="true",
+            skip_shortcuts="true",
+            export_formats="document=odt,drawing=pdf",
+        )
+    )
+    got = run.by_path()
+    assert {"/Notes.odt", "/Chart.pdf", "/bin.txt"} <= set(got)
+    assert not [p for p in got if p.startswith("/link")]
+    assert run.xattrs()[("/Notes.odt", "user.gdrive.mime_type")].read > 0
