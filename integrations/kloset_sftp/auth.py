@@ -50,7 +50,9 @@ def parse_duration(text: str, key: str) -> float:
 def load_key_file(path: str, passphrase: str | None, key: str) -> paramiko.PKey:
     path = os.path.expanduser(path)
     try:
-        return paramiko.PKey.from_path(path, password=passphrase)
+        # cryptography wants the passphrase as bytes (paramiko passes it straight through).
+        secret: Any = passphrase.encode() if passphrase else None
+        return paramiko.PKey.from_path(path, password=secret)
     except FileNotFoundError:
         raise ConfigError(key, f"{path}: no such file") from None
     except PermissionError:

@@ -40,11 +40,28 @@ WINDOW = 8 << 20
 KEEPALIVE = 30
 
 
+class ConnectionLost(ConnectionError):
+    """An error raised by a channel whose connection has died (paramiko then says only
+    "Socket is closed", an OSError that would otherwise read like a file error)."""
+
+
 def dropped(exc: BaseException) -> bool:
     """True when `exc` means the connection itself is gone (not an error about one file)."""
     return isinstance(
         exc, (EOFError, TimeoutError, socket.timeout, ConnectionError, paramiko.SSHException)
     )
+
+
+def on_channel(exc: BaseException, ch: Channel | None) -> BaseException:
+    """`exc` as raised on `ch`: a ConnectionLost if the channel's connection is dead."""
+    if ch is None or dropped(exc) or not isinstance(exc, Exception):
+        return exc
+    transport = ch.sock.get_transport()
+    if ch.sock.closed or transport is None or not transport.is_active():
+        lost = ConnectionLost(str(exc) or type(exc).__name__)
+        lost.__cause__ = exc
+        return lost
+    return exc
 
 
 def should_retry(exc: BaseException) -> Retry | None:
@@ -214,8 +231,11 @@ class SFTPSession:
             try:
                 result = fn(ch)
             except BaseException as exc:
-                self.release(ch, exc)
-                raise
+                error = on_channel(exc, ch)
+                self.release(ch, error)
+                if error is exc:
+                    raise
+                raise error from exc
             self.release(ch)
             return result
 

@@ -32,7 +32,16 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from paramiko.sftp_attr import SFTPAttributes
 
-from kloset_sdk import ChunkStream, Exporter, Fatal, Identity, InitContext, Record, modes
+from kloset_sdk import (
+    ChunkStream,
+    Exporter,
+    Fatal,
+    Identity,
+    InitContext,
+    PermissionDenied,
+    Record,
+    modes,
+)
 from kloset_sdk.records import FileInfo
 
 from .client import SFTPSession
@@ -174,10 +183,7 @@ class SFTPExporter(Exporter[SFTPOptions]):
             attr = SFTPAttributes()
             attr.st_atime, attr.st_mtime = when
             self._try(lambda: ch.lsetstat(path, attr), f"{path}: symlink mtime")
-        if self.opts.set_owner is not False:
-            attr = SFTPAttributes()
-            attr.st_uid, attr.st_gid = info.uid, info.gid
-            self._owner(lambda: ch.lsetstat(path, attr), path)
+        self._chown(lambda a: ch.lsetstat(path, a), path, info)
 
     def _hardlink_source(self, info: FileInfo) -> tuple[str, Future[None]] | None:
         if info.nlink <= 1 or not (info.dev or info.ino):
@@ -202,10 +208,7 @@ class SFTPExporter(Exporter[SFTPOptions]):
         self.session.run(link, f"link {path}")
 
     def _attrs(self, ch: Channel, handle: bytes, info: FileInfo) -> None:
-        if self.opts.set_owner is not False:
-            owner = SFTPAttributes()
-            owner.st_uid, owner.st_gid = info.uid, info.gid
-            self._owner(lambda: ch.fsetstat(handle, owner), "")
+        self._chown(lambda a: ch.fsetstat(handle, a), info.name, info)
         attr = SFTPAttributes()
         attr.st_mode = modes.permissions(info.mode)  # after chown, which clears setuid
         when = times(info)
@@ -213,12 +216,21 @@ class SFTPExporter(Exporter[SFTPOptions]):
             attr.st_atime, attr.st_mtime = when
         ch.fsetstat(handle, attr)
 
-    def _owner(self, fn: Callable[[], object], path: str) -> None:
+    def _chown(
+        self, setstat: Callable[[SFTPAttributes], object], path: str, info: FileInfo
+    ) -> None:
+        if self.opts.set_owner is False:
+            return
+        attr = SFTPAttributes()
+        attr.st_uid, attr.st_gid = info.uid, info.gid
         try:
-            fn()
+            setstat(attr)
         except OSError as exc:
             if self.opts.set_owner:
-                raise
+                raise PermissionDenied(
+                    f"{path}: chown to {info.uid}:{info.gid} refused by the server"
+                    f" ({exc.strerror or exc}); set_owner=true makes that an error"
+                ) from None
             log.debug("%s: chown refused (%s), owner not restored", path, exc)
 
     @staticmethod
@@ -255,10 +267,7 @@ class SFTPExporter(Exporter[SFTPOptions]):
         return failed
 
     def _fix_dir(self, ch: Channel, path: str, info: FileInfo) -> None:
-        if self.opts.set_owner is not False:
-            owner = SFTPAttributes()
-            owner.st_uid, owner.st_gid = info.uid, info.gid
-            self._owner(lambda: ch.setstat(path, owner), path)
+        self._chown(lambda a: ch.setstat(path, a), path, info)
         attr = SFTPAttributes()
         attr.st_mode = modes.permissions(info.mode)
         when = times(info)

@@ -169,7 +169,12 @@ class SFTPStorage(Storage[SFTPOptions]):
                 return 0
             return sum(a.st_size or 0 for a in attrs if stat.S_ISREG(a.st_mode or 0))
 
-        return sum(self._fan_out(used, dirs))
+        config = self.session.path(CONFIG)
+        try:
+            total = self.session.run(lambda ch: ch.stat(config).st_size or 0, f"stat {config}")
+        except NotFound:
+            total = 0
+        return total + sum(self._fan_out(used, dirs))
 
     def close(self) -> None:
         self.session.close()

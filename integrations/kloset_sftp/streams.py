@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-from .client import SFTPSession, dropped, translate
+from .client import SFTPSession, dropped, on_channel, translate
 from .transfer import Channel, ReadPipeline, WritePipeline
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,8 @@ class RemoteReader:
         while True:
             try:
                 return fn(self._pipe or self._start())
-            except Exception as exc:  # noqa: BLE001 - translated below
+            except Exception as raised:  # noqa: BLE001 - translated below
+                exc = on_channel(raised, self._ch)
                 self._stop(exc)
                 if dropped(exc) and not self._resumed:
                     self._resumed = True
@@ -149,7 +150,8 @@ class Upload:
     def _guard(self, fn: Callable[[], T]) -> T:
         try:
             return fn()
-        except BaseException as exc:
+        except BaseException as raised:
+            exc = on_channel(raised, self._ch)
             self._abort(exc)
             if isinstance(exc, Exception):
                 raise translate(exc, self.final, self._session.where) from None
@@ -218,5 +220,6 @@ def _cleanup(
     except FileNotFoundError:
         pass
     except Exception as exc:  # noqa: BLE001
-        return exc if dropped(exc) else None
+        lost = on_channel(exc, ch)
+        return lost if dropped(lost) else None
     return None

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from kloset_sdk.options import parse
+from kloset_sftp.client import SFTPSession
+from kloset_sftp.options import SFTPOptions
 from tests.emulators.sshd import SSHD
 
 
@@ -28,3 +31,22 @@ def remote_dir(sshd: SSHD) -> Path:
     path = sshd.root_dir / f"t-{uuid.uuid4().hex[:12]}"
     path.mkdir()
     return path
+
+
+def options(config: dict[str, str], kind: str = "storage") -> SFTPOptions:
+    return parse(SFTPOptions, config, kind)
+
+
+def session(config: dict[str, str]) -> SFTPSession:
+    """Connect in-process, as Init does (faster than a plugin process per login test)."""
+    return SFTPSession(options(config), 2)
+
+
+@pytest.fixture
+def no_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty HOME and no agent: no ~/.ssh/known_hosts, ~/.ssh/config or default keys."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    return home
