@@ -1,0 +1,17 @@
+"""Local POSIX filesystem: importer, exporter and storage (GitHub issue 3).
+
+The protocol is `posixfs` because Plakar refuses packages that reuse its built-in `fs`
+(PROTOCOL.md §7.3); the integration is still named `fs`, so
+`python -m kloset_sdk.plugin fs importer` serves it.
+"""
+
+from __future__ import annotations
+
+NAME = "fs"
+DISPLAY_NAME = "POSIX filesystem"
+PROTOCOLS = ("posixfs",)
+CONNECTORS = {
+    "importer": "kloset_fs.importer:FsImporter",
+    "exporter": "kloset_fs.exporter:FsExporter",
+    "storage": "kloset_fs.storage:FsStorage",
+}

@@ -1,0 +1,197 @@
+"""FsStorage: a Kloset repository in a local directory, laid out like the Go fs store.
+
+`CONFIG`, `packfiles/<b>/<hex>`, `states/<b>/<hex>`, `locks/<hex>` (PROTOCOL.md Appendix A), so
+either plugin can open a repository the other wrote. Unlike the Go store, every object is
+made durable before it becomes visible: temporary file, fsync, rename, fsync of the directory.
+A process killed mid-Put (P15) leaves only a hidden temporary file, which List never reports
+and a later Open removes once it is an hour old.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import stat
+import time
+from collections.abc import Iterable
+
+from kloset_sdk import (
+    AlreadyExists,
+    ChunkStream,
+    Fatal,
+    Flag,
+    Identity,
+    InitContext,
+    NotFound,
+    Resource,
+    Storage,
+)
+from kloset_sdk import layout as lay
+
+from .fdread import FdChunks
+from .options import PROTO, FsOptions, root_path
+
+log = logging.getLogger(__name__)
+TMP_PREFIX = ".kloset-put-"
+STALE_AFTER = 3600.0
+
+
+class FsStorage(Storage[FsOptions]):
+    options_class = FsOptions
+    type_name = PROTO
+    flags = Flag.LOCALFS
+
+    def __init__(self, opts: FsOptions, ctx: InitContext) -> None:
+        super().__init__(opts, ctx)
+        self.root = root_path(opts.location, ctx.proto or PROTO)
+
+    def identity(self) -> Identity:
+        return Identity(origin="localhost", type=self.type_name, root=self.root, flags=self.flags)
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.root, key)
+
+    # -- repository ---------------------------------------------------------------------------
+    def create(self, config: bytes) -> None:
+        try:
+            with os.scandir(self.root) as it:
+                if next(it, None) is not None:
+                    raise AlreadyExists(f"directory {self.root} is not empty")
+        except FileNotFoundError:
+            os.makedirs(self.root, mode=0o700)
+        for res in lay.LISTED:
+            os.mkdir(self._path(lay.DIRS[res]), 0o700)
+            if res in lay.SHARDED:
+                for d in lay.shard_dirs(res):
+                    os.mkdir(self._path(d), 0o700)
+        self._write(self._path(lay.CONFIG), [config])
+        _fsync_dir(self.root)
+
+    def open(self) -> bytes:
+        try:
+            with open(self._path(lay.CONFIG), "rb") as f:
+                config = f.read()
+        except FileNotFoundError:
+            raise NotFound(f"{self.root}: no repository here (CONFIG is missing)") from None
+        self._clean_stale()
+        return config
+
+    def ping(self) -> None:
+        if not os.path.isdir(self.root):
+            raise NotFound(f"{self.root}: no such directory")
+
+    def size(self) -> int:
+        total = 0
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                try:
+                    st = os.lstat(os.path.join(dirpath, name))
+                except FileNotFoundError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    total += st.st_size
+        return total
+
+    # -- objects ------------------------------------------------------------------------------
+    def list(self, res: Resource) -> Iterable[bytes]:
+        if res not in lay.DIRS:
+            raise Fatal(f"list: resource {res.name} is not stored by this backend")
+        out: list[bytes] = []
+        for d in lay.shard_dirs(res):
+            try:
+                with os.scandir(self._path(d)) as it:
+                    for e in it:
+                        mac = lay.parse_key(res, e.name)
+                        if mac is not None and e.is_file(follow_symlinks=False):
+                            out.append(mac)
+            except FileNotFoundError:
+                continue
+        return out
+
+    def put(self, res: Resource, mac: bytes, data: ChunkStream, flags: int) -> int:
+        path = self._path(lay.object_key(res, mac))
+        if res not in lay.LISTED:  # ECC resources: Create (like Go's) does not make their dirs
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        n = self._write(path, data)
+        _fsync_dir(os.path.dirname(path))
+        return n
+
+    def get(self, res: Resource, mac: bytes, offset: int | None, length: int | None) -> FdChunks:
+        key = lay.object_key(res, mac)
+        try:
+            fd = os.open(self._path(key), os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise NotFound(f"{res.name.lower()} {mac.hex()}: not found") from None
+        if offset is None:
+            return FdChunks(fd)
+        size = os.fstat(fd).st_size
+        if offset + (length or 0) > size:
+            os.close(fd)
+            raise Fatal(
+                f"{res.name.lower()} {mac.hex()}: range {offset}+{length} goes past the end"
+                f" of the object ({size} bytes)"
+            )
+        return FdChunks(fd, offset, length or 0)
+
+    def delete(self, res: Resource, mac: bytes) -> None:
+        try:
+            os.unlink(self._path(lay.object_key(res, mac)))
+        except FileNotFoundError:
+            raise NotFound(f"{res.name.lower()} {mac.hex()}: not found") from None
+
+    # -- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def _write(path: str, chunks: Iterable[bytes]) -> int:
+        """Temp file in the same directory, fsync, rename: all of it or nothing under `path`."""
+        tmp = os.path.join(os.path.dirname(path), TMP_PREFIX + secrets.token_hex(8))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            n = 0
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    w = os.write(fd, view)
+                    view = view[w:]
+                n += len(chunk)
+            os.fsync(fd)
+            os.close(fd)
+            fd = -1
+            os.rename(tmp, path)
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        return n
+
+    def _clean_stale(self) -> None:
+        """Remove temporaries of killed processes; a live Put keeps its file's mtime fresh."""
+        cutoff = time.time() - STALE_AFTER
+        dirs = [self.root]
+        for res in lay.LISTED:
+            dirs += [self._path(d) for d in lay.shard_dirs(res)]
+        for d in dirs:
+            try:
+                with os.scandir(d) as it:
+                    stale = [e.path for e in it if e.name.startswith(TMP_PREFIX)]
+            except FileNotFoundError:
+                continue
+            for p in stale:
+                try:
+                    if os.lstat(p).st_mtime < cutoff:
+                        os.unlink(p)
+                        log.info("removed stale temporary file %s", p)
+                except FileNotFoundError:
+                    pass
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
