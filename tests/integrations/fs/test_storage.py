@@ -1,4 +1,4 @@
-"""Storage: the shared conformance suite, gohost, the on-disk layout, and a SIGKILL mid-Put."""
+"""Storage: gohost, the on-disk layout, Create/Open refusals, and a SIGKILL mid-Put."""
 
 from __future__ import annotations
 
@@ -14,24 +14,9 @@ import pytest
 
 from kloset_sdk import Resource
 from kloset_sdk.harness import PluginProcess, StoreClient
-from tests.conformance.storage import StorageConformance, StorageLifecycle
 from tests.conftest import plugin_argv, run_gohost
 
 MiB = 1 << 20
-
-
-class TestFsStorage(StorageConformance, StorageLifecycle):
-    proto = "posixfs"
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def storage_argv(cls) -> list[str]:
-        return plugin_argv("fs", "storage")
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def storage_config(cls, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-        return {"location": f"posixfs://{tmp_path_factory.mktemp('conformance')}/repo"}
 
 
 def start(repo: Path, create: bool = True) -> tuple[PluginProcess, StoreClient]:
@@ -57,6 +42,10 @@ def test_layout_and_permissions(tmp_path: Path) -> None:
         client.put(Resource.STATE, mac, b"state")
         client.put(Resource.LOCK, mac, b"lock")
         client.put(Resource.PACKFILE, mac, b"pack")
+        with pytest.raises(grpc.RpcError) as ei:
+            client.delete(Resource.LOCK, os.urandom(32))
+        assert ei.value.code() == grpc.StatusCode.NOT_FOUND
+        assert client.size() >= len(b"config-bytesstatelockpack")
     assert sorted(os.listdir(repo)) == ["CONFIG", "locks", "packfiles", "states"]
     assert len(os.listdir(repo / "packfiles")) == 256 == len(os.listdir(repo / "states"))
     assert (repo / "states" / "00" / mac.hex()).read_bytes() == b"state"

@@ -1,0 +1,94 @@
+"""The shared conformance suites (PROTOCOL.md §9) against the three posixfs connectors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conformance.exporter import ExporterConformance
+from tests.conformance.importer import ImporterConformance
+from tests.conformance.storage import StorageConformance, StorageLifecycle
+from tests.conftest import plugin_argv
+
+MiB = 1 << 20
+
+
+class TestFsImporter(ImporterConformance):
+    proto = "posixfs"
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def source(cls, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes]]:
+        root = tmp_path_factory.mktemp("fs-src")
+        files = {
+            "empty": b"",
+            "small.txt": b"hello\n",
+            "sub/one_mib": os.urandom(MiB),
+            "sub/deeper/odd": os.urandom(3 * MiB + 7),
+        }
+        for rel, data in files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes(data)
+        (root / "link").symlink_to("small.txt")
+        os.setxattr(root / "small.txt", "user.example", b"value")
+        return root, {f"{root}/{rel}": data for rel, data in files.items()}
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def importer_argv(cls) -> list[str]:
+        return plugin_argv("fs", "importer")
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def importer_config(cls, source: tuple[Path, dict[str, bytes]]) -> dict[str, str]:
+        return {"location": f"posixfs://{source[0]}"}
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def expected_files(cls, source: tuple[Path, dict[str, bytes]]) -> dict[str, bytes]:
+        return source[1]
+
+
+class TestFsExporter(ExporterConformance):
+    proto = "posixfs"
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def target(cls, tmp_path_factory: pytest.TempPathFactory) -> Path:
+        return tmp_path_factory.mktemp("fs-dst")
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def exporter_argv(cls) -> list[str]:
+        return plugin_argv("fs", "exporter")
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def exporter_config(cls, target: Path) -> dict[str, str]:
+        return {"location": f"posixfs://{target}"}
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def read_back(cls, target: Path) -> Callable[[str], bytes | None]:
+        def read(path: str) -> bytes | None:
+            p = target / path.lstrip("/")
+            return p.read_bytes() if p.is_file() and not p.is_symlink() else None
+
+        return read
+
+
+class TestFsStorage(StorageConformance, StorageLifecycle):
+    proto = "posixfs"
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def storage_argv(cls) -> list[str]:
+        return plugin_argv("fs", "storage")
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def storage_config(cls, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+        return {"location": f"posixfs://{tmp_path_factory.mktemp('conformance')}/repo"}
