@@ -150,12 +150,9 @@ def entry_records(
 def parent_records(path: str, names: NameCache) -> list[Record]:
     """Records for every ancestor of `path`, `/` first (the Go fs importer emits them too)."""
     chain: list[str] = []
-    cur = os.path.dirname(path)
-    while True:
-        chain.append(cur)
-        up = os.path.dirname(cur)
-        if up == cur:
-            break
+    cur = path
+    while (up := os.path.dirname(cur)) != cur:
+        chain.append(up)
         cur = up
     out: list[Record] = []
     for p in reversed(chain):

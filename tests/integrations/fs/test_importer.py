@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kloset_fs.walk import NameCache, parent_records
 from kloset_sdk import modes
 from kloset_sdk.harness import ImporterClient, ImportRun, PluginProcess
 from tests.conftest import plugin_argv
@@ -153,3 +154,12 @@ def test_symlinked_root_is_followed(tmp_path: Path) -> None:
     paths = run.by_path()
     assert stat.S_ISLNK(modes.to_st_mode(paths[str(link)].record.info.mode))  # type: ignore[union-attr]
     assert paths[f"{real}/d/f"].data == b"x"
+
+
+def test_ancestors_of_the_root(tmp_path: Path) -> None:
+    assert parent_records("/", NameCache()) == []  # `/` itself comes from the walk, once
+    recs = parent_records(f"{tmp_path}/missing/leaf", NameCache())
+    paths = [r.pathname for r in recs if not r.error]
+    assert paths == [str(p) for p in reversed(Path(f"{tmp_path}/missing/leaf").parents)]
+    assert [r.pathname for r in recs if r.error] == [f"{tmp_path}/missing"]
+    assert all(r.is_dir for r in recs if not r.error)
