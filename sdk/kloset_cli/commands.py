@@ -84,6 +84,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant")
     p.add_argument("--token-file")
     p.add_argument("--scope")
+    p.add_argument(
+        "-o",
+        dest="option",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="other arguments of the flow (e.g. token_uri=..., ca_bundle=...)",
+    )
 
     p = sub.add_parser("plugin", help="serve NAME's KIND connector on stdin/stdout")
     p.add_argument("name")

@@ -1,6 +1,6 @@
 """`klosetctl login gdrive|onedrive`: run the integration's own login flow, print config lines.
 
-The flows live in the integrations (`kloset_gdrive.auth`, `kloset_onedrive.auth`): this module
+The flows live in the integrations (`kloset_gdrive.auth`, `kloset_onedrive.login`): this module
 only picks one from the flags and passes through the arguments the function accepts, so an
 integration can evolve its signature without a CLI change.
 """
@@ -14,37 +14,50 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .config import CliError
+from .config import CliError, parse_pairs
 
+#: service -> (module, {flow: function}); each integration keeps its flows where it likes.
 FLOWS = {
-    "gdrive": {"default": "login_installed_app", "headless": "login_headless"},
-    "onedrive": {
-        "default": "login_auth_code",
-        "device": "login_device_code",
-        "headless": "login_device_code",
-    },
+    "gdrive": (
+        "kloset_gdrive.auth",
+        {"default": "login_installed_app", "headless": "login_headless"},
+    ),
+    "onedrive": (
+        "kloset_onedrive.login",
+        {
+            "default": "login_auth_code",
+            "device": "login_device_code",
+            "headless": "login_device_code",
+        },
+    ),
 }
+#: What each flow cannot do without (asked for on the command line, never guessed).
+REQUIRED = {"gdrive": ("client_id", "client_secret"), "onedrive": ("client_id",)}
 
 
 def _pick(service: str, a: argparse.Namespace) -> Callable[..., Any]:
+    mod_name, names = FLOWS[service]
     try:
-        auth = importlib.import_module(f"kloset_{service}.auth")
+        mod = importlib.import_module(mod_name)
     except ModuleNotFoundError as exc:
         raise CliError(
             f"login {service}: the {service} integration is not installed ({exc})"
         ) from None
-    names = FLOWS[service]
     want = "device" if a.device_code else ("headless" if a.headless else "default")
     for name in (names.get(want), names["default"]):
-        fn = getattr(auth, name or "", None)
+        fn = getattr(mod, name or "", None)
         if callable(fn):
             return fn  # type: ignore[no-any-return]
-    raise CliError(f"login {service}: kloset_{service}.auth has no {names.get(want)}()")
+    raise CliError(f"login {service}: {mod_name} has no {names.get(want)}()")
 
 
 def _call(fn: Callable[..., Any], a: argparse.Namespace) -> Any:
     params = inspect.signature(fn).parameters
-    given = {
+    missing = [k for k in REQUIRED[a.service] if not getattr(a, k)]
+    if missing:
+        flags = " ".join(f"--{k.replace('_', '-')} ..." for k in missing)
+        raise CliError(f"login {a.service}: give {flags} (your OAuth app registration)")
+    given: dict[str, Any] = {
         "client_id": a.client_id,
         "client_secret": a.client_secret,
         "tenant": a.tenant,
@@ -54,6 +67,10 @@ def _call(fn: Callable[..., Any], a: argparse.Namespace) -> Any:
         "headless": a.headless or None,
         "open_browser": False if a.headless else None,
     }
+    given.update(parse_pairs(a.option, what="-o"))
+    unknown = [k for k in parse_pairs(a.option) if k not in params]
+    if unknown:
+        raise CliError(f"login {a.service}: {fn.__name__}() takes no {', '.join(unknown)}")
     kwargs = {k: v for k, v in given.items() if v is not None and k in params}
     return fn(**kwargs)
 

@@ -19,7 +19,9 @@ MAX_FAILURES_SHOWN = 20
 
 
 def _console(stream: TextIO) -> Console:
-    return Console(file=stream, highlight=False, soft_wrap=True)
+    """A terminal gets its own width; a pipe or log gets wide lines rather than folded cells."""
+    width = None if stream.isatty() else 140
+    return Console(file=stream, highlight=False, soft_wrap=True, width=width)
 
 
 def print_copy_summary(c: Counters, src: str, dst: str, stream: TextIO | None = None) -> None:
