@@ -1,0 +1,285 @@
+"""Graph over requests: tokens, one Pacer for the process, and the one place errors translate.
+
+Every Graph call of every worker goes through `GraphClient.call`, hence through the process's
+single `Pacer` (kloset_sdk.retry): when Graph answers 429/503 with `Retry-After` (often 120 s,
+sometimes nothing), every thread waits, not just the one that was told, which is what Graph's
+throttling guidance asks for. What is worth retrying is decided by `should_retry`; what a Graph
+status means for the user is decided by `_translate`, nowhere else (STYLE.md "Translate errors
+at one boundary").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+import requests
+
+from kloset_sdk import AlreadyExists, Fatal, KlosetError, NotFound, PermissionDenied
+from kloset_sdk.errors import QuotaExceeded
+from kloset_sdk.retry import Pacer, Retry, RetryPolicy, parse_retry_after
+
+from .api import SELECT
+from .options import OneDriveOptions, drive_base, endpoints
+
+log = logging.getLogger(__name__)
+TIMEOUT = (30.0, 300.0)  # connect, read: a 60 MiB fragment may take a while to be accepted
+PAGE = 1000  # the largest $top Graph honours for children and delta
+
+
+class TokenSource(Protocol):
+    def token(self) -> str: ...
+
+    def refresh(self, stale: str) -> str:
+        """A new access token unless another thread already replaced `stale`."""
+        ...
+
+
+class Transient(KlosetError):
+    """Worth another try: 429/503 (with the service's Retry-After, if any), 5xx, drops."""
+
+    def __init__(self, message: str, retry_after: float | None = None, status: int = 0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class Dropped(Transient):
+    """The connection broke before an answer: the request may or may not have been applied."""
+
+
+class ItemNotFound(NotFound):
+    pass
+
+
+class NameConflict(AlreadyExists):
+    """409 (nameAlreadyExists and friends): something with that name is already there."""
+
+
+class ResyncRequired(Fatal):
+    """410: the stored deltaLink is refused; the caller starts over with a full delta."""
+
+
+class RangeRejected(Fatal):
+    """416: an upload fragment overlaps what the session already has, or a read past the end."""
+
+
+class GraphFailure(Fatal):
+    def __init__(self, message: str, status: int, code: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+def should_retry(exc: BaseException) -> Retry | None:
+    if isinstance(exc, Transient):
+        return Retry(str(exc), exc.retry_after)
+    return None
+
+
+def should_retry_answered(exc: BaseException) -> Retry | None:
+    """For upload fragments: a drop is resolved by asking the session, not by resending."""
+    return None if isinstance(exc, Dropped) else should_retry(exc)
+
+
+_PACER: Pacer | None = None
+_PACER_LOCK = threading.Lock()
+
+
+def process_pacer() -> Pacer:
+    """The one limiter of this plugin process, shared by every client and thread."""
+    global _PACER
+    with _PACER_LOCK:
+        if _PACER is None:
+            _PACER = Pacer(RetryPolicy(attempts=12, base_delay=0.5, max_delay=30.0))
+        return _PACER
+
+
+def new_session(ca_bundle: str | None) -> requests.Session:
+    """With ca_bundle, trust only it: trust_env off, or REQUESTS_CA_BUNDLE would win."""
+    session = requests.Session()
+    if ca_bundle:
+        session.verify = ca_bundle
+        session.trust_env = False
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+class GraphClient:
+    def __init__(
+        self,
+        opts: OneDriveOptions,
+        tokens: TokenSource | None = None,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self.opts = opts
+        self.endpoints = endpoints(opts)
+        self.drive = self.endpoints.graph + drive_base(opts)
+        if tokens is None:
+            from .auth import token_source
+
+            tokens = token_source(opts, self.endpoints, new_session(opts.ca_bundle))
+        self.tokens = tokens
+        self.pacer = pacer or process_pacer()
+        self._local = threading.local()
+
+    def session(self) -> requests.Session:
+        """One Session per thread: requests' Session is not documented as thread-safe."""
+        sess: requests.Session | None = getattr(self._local, "session", None)
+        if sess is None:
+            sess = self._local.session = new_session(self.opts.ca_bundle)
+        return sess
+
+    def url(self, path: str) -> str:
+        """Drive-relative paths (`/items/..`, `/root:/..`) or absolute URLs (nextLink...)."""
+        return path if path.startswith(("https://", "http://")) else self.drive + path
+
+    # -- requests -----------------------------------------------------------------------------
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        auth: bool = True,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        retry_drops: bool = True,
+    ) -> requests.Response:
+        """One Graph request, paced and retried; non-2xx/3xx answers raise a KlosetError."""
+        url = self.url(path)
+
+        def once() -> requests.Response:
+            return self._once(method, url, auth, params, json, data, headers, stream)
+
+        return self.pacer.call(once, should_retry if retry_drops else should_retry_answered)
+
+    def _once(
+        self,
+        method: str,
+        url: str,
+        auth: bool,
+        params: Mapping[str, str] | None,
+        json: Any,
+        data: bytes | None,
+        headers: Mapping[str, str] | None,
+        stream: bool,
+    ) -> requests.Response:
+        refreshed = False
+        while True:
+            hdrs = dict(headers or {})
+            token = ""
+            if auth:
+                token = self.tokens.token()
+                hdrs["Authorization"] = "Bearer " + token
+            try:
+                resp = self.session().request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=hdrs,
+                    stream=stream,
+                    timeout=TIMEOUT,
+                    allow_redirects=False,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise Dropped(f"{method} {_short(url)}: connection failed ({_why(exc)})") from exc
+            if resp.status_code == 401 and auth and not refreshed:
+                resp.close()  # expired or revoked access token: one forced refresh, then retry
+                log.info("access token refused (401); refreshing it")
+                self.tokens.refresh(token)
+                refreshed = True
+                continue
+            if resp.status_code < 400:
+                return resp
+            raise _translate(method, url, resp)
+
+    def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        resp = self.call(method, path, **kwargs)
+        try:
+            body = resp.json() if resp.content else {}
+        except ValueError:
+            raise Transient(f"{method} {_short(resp.url)}: answer is not JSON") from None
+        return body if isinstance(body, dict) else {}
+
+    def pages(self, path: str, params: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        """Each page of a collection, following `@odata.nextLink` as given (it is opaque)."""
+        body = self.json("GET", path, params=params)
+        while True:
+            yield body
+            link = body.get("@odata.nextLink")
+            if not link:
+                return
+            body = self.json("GET", str(link))
+
+    def children(self, address: str) -> Iterator[dict[str, Any]]:
+        """Every child of a folder: $top=1000 and only the fields a backup reads."""
+        for page in self.pages(f"{address}/children", {"$top": str(PAGE), "$select": SELECT}):
+            yield from page.get("value", [])
+
+    def item(self, address: str) -> dict[str, Any]:
+        return self.json("GET", address, params={"$select": SELECT})
+
+
+def _translate(method: str, url: str, resp: requests.Response) -> KlosetError:
+    """The one place a Graph status becomes a kloset error the user can act on."""
+    status = resp.status_code
+    code, message = _error_body(resp)
+    where = f"{method} {_short(url)}"
+    text = f"{where}: {status} {code}: {message}" if code else f"{where}: {status} {message}"
+    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+    resp.close()
+    if status in (429, 503):
+        return Transient(f"throttled by Graph ({text})", retry_after, status)
+    if status == 507:
+        return QuotaExceeded(
+            f"{where}: the drive is full (507 Insufficient Storage): free space or raise the"
+            " quota; nothing more can be stored"
+        )
+    if status >= 500:
+        return Transient(text, retry_after, status)
+    if status == 404:
+        return ItemNotFound(text)
+    if status == 409:
+        return NameConflict(text)
+    if status == 410:
+        return ResyncRequired(text)
+    if status == 416:
+        return RangeRejected(text)
+    if status == 401:
+        return PermissionDenied(f"{text} (the token was refused even after a refresh)")
+    if status == 403:
+        return PermissionDenied(text)
+    return GraphFailure(text, status, code)
+
+
+def _error_body(resp: requests.Response) -> tuple[str, str]:
+    try:
+        err = resp.json().get("error")
+    except ValueError:
+        return "", (resp.text or resp.reason or "")[:200]
+    if isinstance(err, dict):
+        inner = err.get("innerError") or err.get("innererror") or {}
+        code = str(err.get("code", ""))
+        if isinstance(inner, dict) and inner.get("code"):
+            code = f"{code}/{inner['code']}"
+        return code, str(err.get("message", ""))
+    return "", str(err or resp.reason or "")
+
+
+def _short(url: str) -> str:
+    """The URL without its query: download and upload URLs carry credentials there."""
+    return url.split("?", 1)[0]
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc)
+    return (type(exc).__name__ + (": " + text.split("(")[0] if text else ""))[:160]

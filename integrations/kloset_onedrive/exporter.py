@@ -1,0 +1,113 @@
+"""Restore into a OneDrive / SharePoint folder: folders first, files through upload.py.
+
+Records arrive parents first (PROTOCOL.md §5.2), so a directory record creates its folder (with
+its mtime in `fileSystemInfo`, which Graph accepts at creation) and caches the id its children
+need. A file is uploaded under its final name: OneDrive has no rename-over, and both upload
+kinds are atomic already (upload.py), so no temporary name is needed.
+
+Small files (<= 4 MiB) are read into memory and uploaded by a pool while the next records
+stream in (bounded: 2 x workers files in flight); larger ones stream through an upload session
+fragment by fragment, holding one fragment. Symlinks and devices cannot exist on OneDrive and
+are reported as per-record errors.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from kloset_sdk import ChunkStream, Exporter, Fatal, Identity, InitContext, ProtocolError, Record
+
+from .api import join
+from .client import GraphClient
+from .folders import Folders
+from .options import OneDriveOptions, check, origin, root_path
+from .upload import SIMPLE_MAX, read_exact, upload
+
+log = logging.getLogger(__name__)
+_NO_TIME_NS = 315532800 * 10**9  # before 1980: kloset's synthetic dirs (Go zero time); keep Graph's
+
+
+class OneDriveExporter(Exporter[OneDriveOptions]):
+    options_class = OneDriveOptions
+    type_name = "onedrive"
+
+    def __init__(self, opts: OneDriveOptions, ctx: InitContext) -> None:
+        super().__init__(opts, ctx)
+        check(opts)
+        self.root = root_path(opts.location)
+        self._client: GraphClient | None = None
+        self._folders: Folders | None = None
+        self._pool = ThreadPoolExecutor(opts.workers, thread_name_prefix="onedrive-upload")
+        self._slots = threading.BoundedSemaphore(2 * opts.workers)
+
+    @property
+    def client(self) -> GraphClient:
+        if self._client is None:
+            self._client = GraphClient(self.opts)
+        return self._client
+
+    @property
+    def folders(self) -> Folders:
+        if self._folders is None:
+            self._folders = Folders(self.client)
+        return self._folders
+
+    def identity(self) -> Identity:
+        return Identity(origin=origin(self.opts), type=self.type_name, root=self.root)
+
+    def ping(self) -> None:
+        self.client.json("GET", "")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def export(self, record: Record, content: ChunkStream | None) -> Future[None] | None:
+        if record.is_xattr:
+            return None  # hashes are recomputed by OneDrive; EXPORTXATTR is not requested
+        target = self._target(record.pathname)
+        info = record.info
+        mtime = info.mtime_ns if info is not None and info.mtime_ns > _NO_TIME_NS else None
+        if record.is_dir:
+            self.folders.ensure(target, mtime)
+            return None
+        if not record.is_regular or info is None:
+            kind = "symlink" if record.is_symlink else "special file"
+            raise Fatal(f"{record.pathname}: OneDrive cannot store a {kind}; not restored")
+        parent, _, name = target.rpartition("/")
+        parent_id = self.folders.ensure(parent or "/")
+        stream = content if content is not None else ChunkStream(lambda: None)
+        size = info.size
+        if size > SIMPLE_MAX:
+            upload(self.client, parent_id, name, stream, size, self.opts.fragment_size, mtime)
+            return None
+        data = read_exact(stream, size)
+        if len(data) != size or stream.read(1):
+            raise ProtocolError(f"{record.pathname}: content size differs from {size} bytes")
+        self._slots.acquire()
+        try:
+            return self._pool.submit(self._put_small, parent_id, name, data, mtime)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _put_small(self, parent_id: str, name: str, data: bytes, mtime: int | None) -> None:
+        try:
+            size = len(data)
+            upload(
+                self.client, parent_id, name, io.BytesIO(data), size, self.opts.fragment_size, mtime
+            )
+        finally:
+            self._slots.release()
+
+    def _target(self, pathname: str) -> str:
+        """The drive path for a record; `..` would escape the destination: refused."""
+        parts = [p for p in pathname.split("/") if p and p != "."]
+        if ".." in parts:
+            raise Fatal(f"{pathname}: refusing a path that leaves the destination")
+        target = self.root
+        for part in parts:
+            target = join(target, part)
+        return target

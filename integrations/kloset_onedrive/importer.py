@@ -1,0 +1,167 @@
+"""Back up a OneDrive / SharePoint folder: a parallel tree walk, or delta (`delta=true`).
+
+Records carry the drive paths (`/Documents/a.txt`, the location's ancestors too, as the fs
+importer does), `fileSystemInfo.lastModifiedDateTime` as mtime (what the user sees in
+OneDrive, not the server's own change time), and each `file.hashes` entry as an xattr
+(`user.onedrive.quickxorhash`, ...) so a restore can be checked against the original.
+Content is read lazily through the pre-authenticated download URL (download.py).
+
+OneNote notebooks (`package`) and the Personal Vault are skipped with a warning: Graph cannot
+download the former and refuses the latter while it is locked, and neither is an error of the
+backup. In delta mode the importer sets STREAM (a second, statistics run would consume the
+deltaLink) and saves the new state only once every record was acked.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+
+from kloset_sdk import Fatal, FileInfo, Flag, Identity, Importer, InitContext, NotFound, Record
+from kloset_sdk.oauth import TokenFile
+
+from . import delta as _delta
+from .api import HASH_XATTRS, DriveItem, parse_item, path_address
+from .client import GraphClient
+from .download import download
+from .options import OneDriveOptions, check, origin, root_path
+from .walk import walk
+
+log = logging.getLogger(__name__)
+DIR_MODE = 0o755
+FILE_MODE = 0o644
+
+
+class OneDriveImporter(Importer[OneDriveOptions]):
+    options_class = OneDriveOptions
+    type_name = "onedrive"
+
+    def __init__(self, opts: OneDriveOptions, ctx: InitContext) -> None:
+        super().__init__(opts, ctx)
+        check(opts)
+        self.root = root_path(opts.location)
+        self.wants_acks = opts.delta
+        self._client: GraphClient | None = None
+        self._lock = threading.Lock()
+        self._sent = 0
+        self._acked = 0
+        self._pending: _delta.DeltaState | None = None  # saved once every record is acked
+        self._finished = False
+
+    @property
+    def client(self) -> GraphClient:
+        if self._client is None:
+            self._client = GraphClient(self.opts)
+        return self._client
+
+    def identity(self) -> Identity:
+        flags = Flag.STREAM if self.opts.delta else Flag.NONE
+        return Identity(origin=origin(self.opts), type=self.type_name, root=self.root, flags=flags)
+
+    def ping(self) -> None:
+        self.client.json("GET", "")
+
+    # -- records ------------------------------------------------------------------------------
+    def records(self) -> Iterator[Record]:
+        source = self._delta_entries() if self.opts.delta else self._walk_entries()
+        for path, item in source:
+            for rec in self._records_for(path, item):
+                with self._lock:
+                    self._sent += 1
+                yield rec
+        with self._lock:
+            self._maybe_commit(finished=True)
+
+    def _records_for(self, path: str, item: DriveItem | BaseException) -> Iterator[Record]:
+        if isinstance(item, BaseException):
+            yield Record.failure(path, item)
+            return
+        name = "/" if path == "/" else item.name
+        info = FileInfo(name, item.size, FILE_MODE, item.mtime_ns)
+        if item.kind != "file":
+            info.size = 0
+            info.mode = DIR_MODE
+            yield Record.directory(path, info)
+            return
+        xattrs = [(HASH_XATTRS[k], v) for k, v in sorted(item.hashes.items()) if k in HASH_XATTRS]
+        yield Record.file(path, info, self._opener(item), xattrs=[n for n, _ in xattrs])
+        for xname, value in xattrs:
+            yield Record.xattr(path, xname, opener=_constant(value.encode()))
+
+    def _opener(self, item: DriveItem) -> _Opener:
+        return _Opener(self.client, item)
+
+    def _walk_entries(self) -> Iterator[tuple[str, DriveItem | BaseException]]:
+        start = self._get(self.root)
+        if start.skipped_reason:
+            raise Fatal(f"{self.root}: cannot back up a {start.skipped_reason}")
+        parts = [p for p in self.root.split("/") if p]
+        for depth in range(len(parts)):
+            path = "/" + "/".join(parts[:depth])
+            yield path, self._get(path)
+        yield self.root, start
+        if not start.is_container:
+            return
+        for entry in walk(self.client, start, self.root, self.opts.workers):
+            yield entry.path, entry.item if entry.item is not None else _failed(entry.error)
+
+    def _get(self, path: str) -> DriveItem:
+        try:
+            return parse_item(self.client.item(path_address(path)))
+        except NotFound:
+            raise NotFound(f"location {path} does not exist on the drive") from None
+
+    def _delta_entries(self) -> Iterator[tuple[str, DriveItem | BaseException]]:
+        file = self._state_file()
+        old = _delta.DeltaState.load(file, self.client.drive)
+        state, changed = _delta.sync(self.client, old)
+        log.info("delta: %d changes, %d items known", changed, len(state.items))
+        found = False
+        for path, item in _delta.tree(state, self.root):
+            found = found or path == self.root
+            yield path, item
+        if not found:
+            raise NotFound(f"location {self.root} does not exist on the drive")
+        with self._lock:
+            self._pending = state
+
+    def _state_file(self) -> TokenFile:
+        path = self.opts.state_file or _delta.default_state_path(self.client.drive, self.root)
+        return TokenFile(path, key="state_file")
+
+    # -- acks: the delta state is committed once the host has every record --------------------
+    def ack(self, record: Record, error: str) -> None:
+        with self._lock:
+            self._acked += 1
+            self._maybe_commit(finished=False)
+
+    def _maybe_commit(self, finished: bool) -> None:
+        """Called with the lock held, after the last record and after each ack."""
+        self._finished = self._finished or finished
+        if self._pending is None or not self._finished or self._acked < self._sent:
+            return
+        state, self._pending = self._pending, None
+        state.save(self._state_file())
+        log.info("delta: state saved (%d items) after %d acks", len(state.items), self._acked)
+
+
+class _Opener:
+    """Opened only when the host reads the file (kloset skips unchanged files by its cache)."""
+
+    def __init__(self, client: GraphClient, item: DriveItem) -> None:
+        self.client = client
+        self.item = item
+
+    def __call__(self) -> Iterator[bytes] | bytes:
+        if self.item.size == 0:
+            return b""
+        return download(self.client, self.item, verify=True)
+
+
+def _constant(blob: bytes) -> Callable[[], bytes]:
+    return lambda: blob
+
+
+def _failed(error: BaseException | None) -> BaseException:
+    return error if error is not None else Fatal("listing failed")

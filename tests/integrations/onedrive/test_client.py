@@ -1,0 +1,126 @@
+"""GraphClient: what is retried, how long it waits, what each status means (in-process)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+
+from kloset_onedrive.api import parse_item
+from kloset_onedrive.client import GraphClient, NameConflict
+from kloset_onedrive.download import download
+from kloset_onedrive.folders import Folders
+from kloset_onedrive.options import OneDriveOptions
+from kloset_sdk import NotFound, options
+from kloset_sdk.errors import QuotaExceeded
+from kloset_sdk.retry import Pacer, RetryPolicy
+from tests.emulators.graph import GraphEmulator
+from tests.integrations.onedrive.support import MiB, app_config
+
+
+class FakeTime:
+    """A clock that only moves when the pacer sleeps, so 120 s waits take no time."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def clock(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def make_client(emu: GraphEmulator) -> Callable[..., tuple[GraphClient, FakeTime]]:
+    def make(policy: RetryPolicy | None = None) -> tuple[GraphClient, FakeTime]:
+        fake = FakeTime()
+        opts = options.parse(OneDriveOptions, app_config(emu), "importer")
+        pacer = Pacer(policy or RetryPolicy(), sleep=fake.sleep, clock=fake.clock)
+        return GraphClient(opts, pacer=pacer), fake
+
+    return make
+
+
+def test_retry_after_120s_is_honoured(emu: GraphEmulator, make_client: Callable) -> None:
+    client, fake = make_client()
+    emu.faults.fail_next(429, kinds=("item",), retry_after=120)
+    assert client.item("/root")["id"]
+    assert 120 <= sum(fake.sleeps) <= 121.5
+    assert client.pacer.throttled == 1
+
+
+def test_retry_after_is_bounded_by_the_policy(emu: GraphEmulator, make_client: Callable) -> None:
+    client, fake = make_client(RetryPolicy(max_retry_after=30))
+    emu.faults.fail_next(503, kinds=("item",), retry_after=120)
+    client.item("/root")
+    assert 30 <= sum(fake.sleeps) <= 31.5
+
+
+def test_missing_retry_after_backs_off_exponentially(
+    emu: GraphEmulator, make_client: Callable
+) -> None:
+    client, fake = make_client(RetryPolicy(base_delay=0.5))
+    emu.faults.omit_retry_after = True
+    emu.faults.fail_next(429, count=3, kinds=("item",))
+    client.item("/root")
+    assert len(fake.sleeps) == 3
+    for attempt, slept in enumerate(fake.sleeps):
+        assert 0.5 * 2**attempt / 2 <= slept <= 0.5 * 2**attempt
+
+
+def test_server_errors_and_drops_are_retried(emu: GraphEmulator, make_client: Callable) -> None:
+    client, _ = make_client()
+    emu.faults.fail_next(500, kinds=("item",))
+    emu.faults.fail_next(504, kinds=("item",))
+    emu.faults.drop_next(1, kinds=("item",))
+    assert client.item("/root")["id"]
+    assert emu.stats["item"] == 4
+
+
+def test_expired_token_is_refreshed_once(emu: GraphEmulator, make_client: Callable) -> None:
+    client, _ = make_client()
+    client.item("/root")
+    emu.expire_tokens()
+    client.item("/root")
+    assert emu.stats["status_401"] == 1 and emu.stats["token"] == 2
+
+
+def test_statuses_become_kloset_errors(emu: GraphEmulator, make_client: Callable) -> None:
+    client, _ = make_client()
+    with pytest.raises(NotFound):
+        client.item("/root:/no/such/file:")
+    emu.add_folder("/taken")
+    root = client.item("/root")["id"]
+    body = {"name": "taken", "folder": {}, "@microsoft.graph.conflictBehavior": "fail"}
+    with pytest.raises(NameConflict):
+        client.json("POST", f"/items/{root}/children", json=body)
+    emu.faults.insufficient_storage = True
+    with pytest.raises(QuotaExceeded, match="drive is full"):
+        client.call("PUT", f"/items/{root}:/x.bin:/content", data=b"x")
+    assert emu.stats["upload_simple"] == 1  # 507 is final: never retried
+
+
+def test_folder_created_elsewhere_is_reused(emu: GraphEmulator, make_client: Callable) -> None:
+    client, _ = make_client()
+    first = Folders(client).ensure("/a/b/c")
+    second = Folders(client).ensure("/A/B/c")  # names are case-insensitive on OneDrive
+    assert first == second and emu.stats["status_409"] == 3
+
+
+def test_download_resumes_and_renews_expired_urls(
+    emu: GraphEmulator, make_client: Callable
+) -> None:
+    client, _ = make_client()
+    data = os.urandom(3 * MiB + 17)
+    emu.add_file("/big.bin", data)
+    item = parse_item(client.item("/root:/big.bin:"))
+    emu.faults.truncate_next(1)
+    assert b"".join(download(client, item, verify=True)) == data
+    assert emu.stats["faults_truncate"] == 1 and emu.stats["download_range"] == 1  # resumed
+    emu.expire_download_urls()
+    assert b"".join(download(client, item, MiB, 100)) == data[MiB : MiB + 100]
+    assert emu.stats["status_401"] == 1 and emu.stats["item"] == 2  # one new URL, then 206

@@ -1,0 +1,174 @@
+"""Importer against an emulated drive of ~3,000 items: walk, delta, resync (issue 7)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kloset_onedrive.quickxor import quickxor_b64
+from kloset_sdk.harness.clients import Imported
+from tests.emulators.graph import GraphEmulator
+from tests.integrations.onedrive.support import (
+    MiB,
+    app_config,
+    dirs_of,
+    expected_tree,
+    files_of,
+    run_import,
+    seed_tree,
+    sha,
+)
+
+QXOR = "user.onedrive.quickxorhash"
+
+
+@pytest.fixture(scope="module")
+def big() -> Iterator[GraphEmulator]:
+    """2,900 files in 100 nested folders, a 100 MiB file, a OneNote notebook, the vault."""
+    with GraphEmulator() as emu:
+        seed_tree(emu, files=2900, folders=100, big=100 * MiB)
+        yield emu
+
+
+def test_walk_reproduces_tree_and_bytes(big: GraphEmulator) -> None:
+    files, dirs = expected_tree(big)
+    assert len(files) + len(dirs) >= 3000
+    sample = set(list(files)[:200])
+    run = run_import(
+        app_config(big), opens=lambda i: not i.record.is_xattr or i.record.pathname in sample
+    )
+    assert run.finished and not run.errors, run.errors[:3]
+    got = files_of(run)
+    assert set(got) == set(files)
+    assert dirs_of(run) == dirs
+    for path, data in files.items():
+        assert got[path].read == len(data) and got[path].sha256 == sha(data), path
+    assert got["/dir 000/big.iso"].read == 100 * MiB
+    # neither the notebook nor the vault (nor anything inside them) is in the backup
+    assert not [p for p in run.by_path() if "Notebook" in p or "Vault" in p]
+    # mtimes are OneDrive's fileSystemInfo (seconds), hashes are kept as xattrs
+    xattrs = run.xattrs()
+    for path in sample:
+        item = big.get_item(path)
+        rec = got[path].record
+        assert rec.info is not None
+        assert rec.info.mtime_ns // 10**9 == _seconds(
+            item["fileSystemInfo"]["lastModifiedDateTime"]
+        )
+        assert QXOR in rec.xattrs
+        assert xattrs[(path, QXOR)].sha256 == sha(quickxor_b64(files[path]).encode())
+
+
+def test_delta_fetches_only_what_changed(big: GraphEmulator, tmp_path: Path) -> None:
+    state = tmp_path / "delta.json"
+    cfg = app_config(big, delta="true", state_file=str(state))
+    first = run_import(cfg, opens=lambda item: False)  # kloset's cache knows every file already
+    assert first.finished and not first.errors
+    files, dirs = expected_tree(big)
+    assert set(files_of(first)) == set(files) and dirs_of(first) == dirs
+    assert stat.S_IMODE(os.stat(state).st_mode) == 0o600
+    before = {p: _stamp(r) for p, r in files_of(first).items()}
+
+    d = _folders_with_files(files)
+    updated = _first_file(files, d[1])
+    renamed_from = _first_file(files, d[3])
+    renamed_to = renamed_from.rsplit("/", 1)[0] + "/renamed.bin"
+    big.add_file(d[0] + "/added.txt", b"new file")
+    big.update(updated, b"new content", modified=1_700_000_000)
+    big.delete(_first_file(files, d[2]))
+    big.rename(renamed_from, "renamed.bin")
+    big.add_folder(d[4] + "/new folder")
+    big.reset_stats()
+
+    second = run_import(cfg, opens=lambda item: _changed(before, item))
+    assert second.finished and not second.errors
+    files, dirs = expected_tree(big)
+    got = files_of(second)
+    assert set(got) == set(files) and dirs_of(second) == dirs
+    opened = {p: r for p, r in got.items() if r.sha256}
+    assert set(opened) == {d[0] + "/added.txt", updated, renamed_to}
+    for path, r in opened.items():
+        assert r.sha256 == sha(files[path]), path
+    # one delta page for the changes, one download per changed non-empty file, nothing else
+    graph = {k: v for k, v in big.stats.items() if k in _GRAPH_KINDS and v}
+    assert graph == {"delta": 1, "download": sum(1 for p in opened if files[p])}, graph
+
+
+def test_delta_resyncs_when_the_token_is_refused(emu: GraphEmulator, tmp_path: Path) -> None:
+    seed_tree(emu, files=60, folders=8)
+    cfg = app_config(emu, delta="true", state_file=str(tmp_path / "delta.json"))
+    run_import(cfg, opens=lambda item: False)
+    emu.invalidate_delta_tokens()
+    emu.add_file("/dir 007/after-resync.txt", b"resync")
+    emu.delete(min(d for d in expected_tree(emu)[1] if d.count("/") == 1 and d != "/"))
+    emu.reset_stats()
+    run = run_import(cfg, opens=lambda item: item.record.pathname.endswith("after-resync.txt"))
+    assert emu.stats["status_410"] == 1 and emu.stats["delta"] == 2  # refused, then full again
+    assert run.finished and not run.errors
+    files, dirs = expected_tree(emu)
+    assert set(files_of(run)) == set(files) and dirs_of(run) == dirs
+    assert files_of(run)["/dir 007/after-resync.txt"].sha256 == sha(b"resync")
+
+
+def test_location_below_root_keeps_ancestors(big: GraphEmulator) -> None:
+    run = run_import(app_config(big, "onedrive:///dir 001"), opens=lambda item: False)
+    assert run.finished and not run.errors
+    paths = set(run.by_path())
+    assert "/" in paths and "/dir 001" in paths
+    assert all(p in ("/", "/dir 001") or p.startswith("/dir 001/") for p in paths)
+    assert not [p for p in paths if "Notebook" in p]
+
+
+_GRAPH_KINDS = {
+    "item",
+    "children",
+    "delta",
+    "download",
+    "content",
+    "drive",
+    "me",
+    "create_folder",
+    "upload_simple",
+    "upload_session",
+    "upload_fragment",
+}
+
+
+def _changed(before: dict[str, tuple[int, int]], item: Imported) -> bool:
+    """kloset's cache: a file is read again when its size or mtime differs (xattrs: skip)."""
+    return not item.record.is_xattr and before.get(item.record.pathname) != _stamp(item)
+
+
+def _stamp(item: Imported) -> tuple[int, int]:
+    info = item.record.info
+    assert info is not None
+    return info.size, info.mtime_ns
+
+
+def _folders_with_files(files: dict[str, bytes]) -> list[str]:
+    return sorted({p.rsplit("/", 1)[0] for p in files if p.count("/") > 1})
+
+
+def _first_file(files: dict[str, bytes], folder: str) -> str:
+    return min(p for p in files if p.rsplit("/", 1)[0] == folder)
+
+
+def _seconds(stamp: str) -> int:
+    from kloset_sdk.records import parse_rfc3339_ns
+
+    return parse_rfc3339_ns(stamp) // 10**9
+
+
+def test_quickxor_matches_graph() -> None:
+    """Our quickXorHash (kloset_onedrive.quickxor) against the emulator's independent one."""
+    from tests.emulators.graph import quickxor_b64 as graph_quickxor
+
+    for size in (0, 1, 19, 20, 159, 160, 161, 4095, 655_359, 655_360, 655_361, 3 * MiB + 5):
+        data = os.urandom(size)
+        assert quickxor_b64(data) == graph_quickxor(data), size
+    assert base64.b64decode(quickxor_b64(b"J")) == b"J" + bytes(11) + b"\x01" + bytes(7)
