@@ -5,7 +5,7 @@ Layout as the Go fs/s3 stores (kloset_sdk.layout): `CONFIG`, `packfiles/<2hex>/<
 of them at Create. Names are lowercase hex (CONFIG is fixed), so OneDrive's case-insensitive
 names cannot collide.
 
-Put spools the incoming stream (memory up to 16 MiB, then a temporary file) because Graph wants
+Put spools the incoming stream (memory up to 4 MiB, then a temporary file) because Graph wants
 the total size in every fragment's Content-Range, and a repository object arrives without one.
 Nothing reaches the drive before the host's end of stream, and then the object is written
 under its final name by a single PUT (<= 4 MiB) or an upload session, whose item exists only
@@ -42,9 +42,9 @@ from .client import GraphClient, ItemNotFound
 from .download import download
 from .folders import Folders
 from .options import OneDriveOptions, check, origin, root_path
-from .upload import upload
+from .upload import SIMPLE_MAX, upload
 
-SPOOL_MEMORY = 16 * 1024 * 1024
+SPOOL_MEMORY = SIMPLE_MAX  # larger objects spill to a temporary file: bounded memory per Put
 
 
 class OneDriveStorage(Storage[OneDriveOptions]):

@@ -12,6 +12,7 @@ import pytest
 
 from kloset_onedrive.quickxor import quickxor_b64
 from kloset_sdk.harness.clients import Imported
+from tests.conftest import plugin_argv, run_gohost
 from tests.emulators.graph import GraphEmulator
 from tests.integrations.onedrive.support import (
     MiB,
@@ -113,6 +114,26 @@ def test_delta_resyncs_when_the_token_is_refused(emu: GraphEmulator, tmp_path: P
     files, dirs = expected_tree(emu)
     assert set(files_of(run)) == set(files) and dirs_of(run) == dirs
     assert files_of(run)["/dir 007/after-resync.txt"].sha256 == sha(b"resync")
+
+
+def test_delta_state_waits_for_every_ack(emu: GraphEmulator, tmp_path: Path) -> None:
+    """A run the host abandons (gohost -noack: no ack at all) must not move the deltaLink."""
+    seed_tree(emu, files=20, folders=3)
+    state = tmp_path / "delta.json"
+    cfg = app_config(emu, delta="true", state_file=str(state))
+    out = run_gohost("import", plugin_argv("onedrive", "importer"), "onedrive", cfg, "-noack")
+    assert out["finished"] and not state.exists()
+    out = run_gohost("import", plugin_argv("onedrive", "importer"), "onedrive", cfg)
+    assert out["ok"] and state.exists()
+
+
+def test_gohost_import(emu: GraphEmulator) -> None:
+    """grpc-go (Plakar's stack) imports the drive: records, Opens, acks, exit 0."""
+    seed_tree(emu, files=40, folders=5)
+    files, dirs = expected_tree(emu)
+    out = run_gohost("import", plugin_argv("onedrive", "importer"), "onedrive", app_config(emu))
+    assert out["ok"], {k: v for k, v in out.items() if k != "_stderr"}
+    assert out["files"] >= len(files) and not out["errors"]
 
 
 def test_location_below_root_keeps_ancestors(big: GraphEmulator) -> None:
