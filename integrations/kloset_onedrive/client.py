@@ -207,7 +207,8 @@ class GraphClient:
         try:
             body = resp.json() if resp.content else {}
         except ValueError:
-            raise Transient(f"{method} {_short(resp.url)}: answer is not JSON") from None
+            msg = f"{method} {_short(resp.url)}: the answer is not JSON"
+            raise GraphFailure(msg, resp.status_code, "") from None
         return body if isinstance(body, dict) else {}
 
     def pages(self, path: str, params: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:

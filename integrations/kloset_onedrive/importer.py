@@ -117,12 +117,10 @@ class OneDriveImporter(Importer[OneDriveOptions]):
         old = _delta.DeltaState.load(file, self.client.drive)
         state, changed = _delta.sync(self.client, old)
         log.info("delta: %d changes, %d items known", changed, len(state.items))
-        found = False
-        for path, item in _delta.tree(state, self.root):
-            found = found or path == self.root
-            yield path, item
-        if not found:
+        entries = list(_delta.tree(state, self.root))
+        if not any(path == self.root for path, _ in entries):
             raise NotFound(f"location {self.root} does not exist on the drive")
+        yield from entries
         with self._lock:
             self._pending = state
 

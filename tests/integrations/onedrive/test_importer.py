@@ -136,6 +136,20 @@ def test_gohost_import(emu: GraphEmulator) -> None:
     assert out["files"] >= len(files) and not out["errors"]
 
 
+@pytest.mark.parametrize("how", ["site_id", "user"])
+def test_sharepoint_site_and_user_drives(emu: GraphEmulator, how: str) -> None:
+    if how == "site_id":
+        drive = emu.add_drive("documentLibrary")
+        target = {"site_id": str(emu.site_id_of(drive))}
+    else:
+        drive, target = emu.default_drive_id, {"user": "alice@contoso.example"}
+    emu.add_file("/Shared/report.docx", b"quarterly", drive_id=drive)
+    cfg = {k: v for k, v in app_config(emu).items() if k != "drive_id"}
+    run = run_import({**cfg, **target})
+    assert run.finished and not run.errors
+    assert run.by_path()["/Shared/report.docx"].sha256 == sha(b"quarterly")
+
+
 def test_location_below_root_keeps_ancestors(big: GraphEmulator) -> None:
     run = run_import(app_config(big, "onedrive:///dir 001"), opens=lambda item: False)
     assert run.finished and not run.errors
