@@ -42,6 +42,9 @@ class Backend:
     present: Callable[[], Objects] | None = None
     leftovers: Callable[[], list[str]] = list
     files: Callable[[], dict[str, bytes]] | None = None  # exporter/importer: tree on the server
+    seed: Callable[[dict[str, bytes]], None] = lambda files: None  # importer: write a tree
+    #: Every name on the whole server (not only under the root) that contains a marker.
+    anywhere: Callable[[str], list[str]] = lambda marker: []
     secrets: dict[str, str] = field(default_factory=dict)
     server: Any = None
     root: str = ""  # the location's path on the server (for importer/exporter)
@@ -91,6 +94,7 @@ def fs_backend(kind: str, tmp: Path, connector: str = "fs") -> Backend:
         root.mkdir(parents=True, exist_ok=True)
     proto = PROTO[connector]
     b = Backend(connector, kind, {"location": f"{proto}://{root}"}, root=str(root))
+    b.anywhere = lambda marker: [str(p) for p in tmp.rglob(f"*{marker}*")]
     if kind == "storage":
         b.present = lambda: _walk_local(root)
         b.leftovers = lambda: sorted(
@@ -103,7 +107,15 @@ def fs_backend(kind: str, tmp: Path, connector: str = "fs") -> Backend:
             for p in root.rglob("*")
             if p.name.startswith(".") or p.name.endswith(".tmp~")
         )
+        b.seed = lambda files: _seed_local(root, files)
     return b
+
+
+def _seed_local(root: Path, files: dict[str, bytes]) -> None:
+    for path, data in files.items():
+        p = root / path.lstrip("/")
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
 
 
 def memstore_backend() -> Backend:
@@ -151,6 +163,12 @@ def s3_backend(kind: str, server: Any, bucket: str, host_port: str | None = None
         ups = client.list_multipart_uploads(Bucket=bucket, Prefix=prefix + "/")
         return sorted(f"multipart upload of {u['Key']}" for u in ups.get("Uploads", []))
 
+    def anywhere(marker: str) -> list[str]:
+        keys = []
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            keys += [o["Key"] for o in page.get("Contents", []) if marker in o["Key"]]
+        return keys
+
     b = Backend(
         "s3",
         kind,
@@ -159,11 +177,18 @@ def s3_backend(kind: str, server: Any, bucket: str, host_port: str | None = None
         secrets={"secret_access_key": server.secret_key},
         server=server,
         root=prefix,
+        anywhere=anywhere,
     )
     if kind == "storage":
         b.present = present
     else:
         b.files = objects
+
+        def seed(files: dict[str, bytes]) -> None:
+            for path, data in files.items():
+                client.put_object(Bucket=bucket, Key=prefix + path, Body=data)
+
+        b.seed = seed
     return b
 
 
@@ -193,6 +218,7 @@ def sftp_backend(
         return sorted(str(p.relative_to(remote)) for p in remote.rglob("*.tmp-*"))
 
     b = Backend("sftp", kind, config, leftovers=leftovers, server=server, root=str(root))
+    b.anywhere = lambda marker: [str(p) for p in server.root_dir.rglob(f"*{marker}*")]
     if kind == "storage":
         b.present = lambda: _walk_local(root)
     else:
@@ -206,6 +232,7 @@ def sftp_backend(
             )
 
         b.leftovers = export_leftovers
+        b.seed = lambda files: _seed_local(root, files)
     return b
 
 
@@ -268,11 +295,27 @@ def gdrive_backend(kind: str, emu: Any, **extra: str) -> Backend:
         secrets={"client_secret": CLIENT_SECRET, "refresh_token": refresh},
         server=emu,
         root=folder,
+        anywhere=lambda marker: [p for p in emu.tree() if marker in p],
     )
     if kind == "storage":
         b.present = present
     else:
         b.files = walk
+
+        def seed(files: dict[str, bytes]) -> None:
+            try:
+                top = emu.find(folder)
+            except KeyError:
+                top = emu.add_folder(folder)
+            for path, data in files.items():
+                parent = top
+                *dirs, name = path.strip("/").split("/")
+                for d in dirs:
+                    match = [c for c in emu.children(parent) if c.name == d]
+                    parent = match[0].id if match else emu.add_folder(d, parent)
+                emu.add_file(name, data, parent)
+
+        b.seed = seed
     return b
 
 
@@ -322,11 +365,18 @@ def onedrive_backend(kind: str, emu: Any, **extra: str) -> Backend:
         secrets={"client_secret": emu.client_secret},
         server=emu,
         root=folder,
+        anywhere=lambda marker: [p for p in emu.tree() if marker in p],
     )
     if kind == "storage":
         b.present = present
     else:
         b.files = walk
+
+        def seed(files: dict[str, bytes]) -> None:
+            for path, data in files.items():
+                emu.add_file(f"/{folder}{path}", data)
+
+        b.seed = seed
     return b
 
 
@@ -366,9 +416,9 @@ def make_backend(
         port = via("127.0.0.1", server.port).port if via is not None else None
         return sftp_backend(kind, server, tmp, port, **extra)
     if connector == "gdrive":
-        return gdrive_backend(kind, request.getfixturevalue("drive_emulator"), **extra)
+        return gdrive_backend(kind, request.getfixturevalue("_drive_server"), **extra)
     if connector == "onedrive":
-        return onedrive_backend(kind, request.getfixturevalue("graph_emulator"), **extra)
+        return onedrive_backend(kind, request.getfixturevalue("_graph_server"), **extra)
     raise ValueError(connector)
 
 

@@ -9,6 +9,7 @@ import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -34,6 +35,35 @@ class Scenario:
 
     def note(self, text: str) -> None:
         self.notes.append(text)
+
+
+def plugin_environment(base: Path, tmpdir: Path | None = None) -> dict[str, str]:
+    """A plugin's environment: private TMPDIR and HOME under `base`, no proxies or CA overrides."""
+    env = dict(os.environ)
+    for k in (
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "SSH_AUTH_SOCK",
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "KLOSET_LOG",
+    ):
+        env.pop(k, None)
+    home = base / "plugin-home"
+    home.mkdir(exist_ok=True)
+    tmp = tmpdir or base / "plugin-tmp"
+    tmp.mkdir(exist_ok=True)
+    env["HOME"] = str(home)
+    env["TMPDIR"] = str(tmp)
+    root = str(Path(__file__).resolve().parent.parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 def landed(connector: str, kind: str) -> str:

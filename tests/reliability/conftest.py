@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.reliability.common import Scenario, landed
+from tests.reliability.common import Scenario, landed, plugin_environment
 
 RESULTS = ROOT / ".build" / "reliability.json"
 _HERE = Path(__file__).resolve().parent
@@ -47,27 +47,7 @@ def plugin_tmp(tmp_path: Path) -> Path:
 @pytest.fixture
 def plugin_env(plugin_tmp: Path, tmp_path: Path) -> dict[str, str]:
     """The plugin's environment: private TMPDIR and HOME, no proxies, no CA overrides."""
-    env = dict(os.environ)
-    for k in (
-        "http_proxy",
-        "https_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "REQUESTS_CA_BUNDLE",
-        "CURL_CA_BUNDLE",
-        "SSH_AUTH_SOCK",
-        "AWS_PROFILE",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-    ):
-        env.pop(k, None)
-    home = tmp_path / "plugin-home"
-    home.mkdir(exist_ok=True)
-    env["HOME"] = str(home)
-    env["TMPDIR"] = str(plugin_tmp)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
-    return env
+    return plugin_environment(tmp_path, plugin_tmp)
 
 
 def require(connector: str, kind: str) -> None:
@@ -83,6 +63,9 @@ def _describe(item: pytest.Item) -> tuple[str, str, str]:
     text = doc[0].strip() if doc else item.name
     params: dict[str, Any] = dict(getattr(getattr(item, "callspec", None), "params", {}) or {})
     connector = str(params.pop("connector", "") or "")
+    for key in ("store", "exporter", "importer"):  # module-scoped plugin fixtures
+        if key in params:
+            connector = str(params.pop(key))
     try:
         text = text.format(**params)
     except (KeyError, IndexError, ValueError):
