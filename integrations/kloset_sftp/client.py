@@ -45,6 +45,10 @@ class ConnectionLost(ConnectionError):
     "Socket is closed", an OSError that would otherwise read like a file error)."""
 
 
+class ConnectFailed(Fatal):
+    """(Re)connecting failed; raised as is by Init, prefixed with the operation later on."""
+
+
 def dropped(exc: BaseException) -> bool:
     """True when `exc` means the connection itself is gone (not an error about one file)."""
     return isinstance(
@@ -69,6 +73,8 @@ def should_retry(exc: BaseException) -> Retry | None:
 
 
 def translate(exc: BaseException, what: str, where: str = "") -> KlosetError:
+    if isinstance(exc, ConnectFailed):
+        return Fatal(f"{what}: connection lost and reconnecting failed: {exc}")
     if isinstance(exc, KlosetError):
         return exc
     if dropped(exc):
@@ -84,8 +90,17 @@ def translate(exc: BaseException, what: str, where: str = "") -> KlosetError:
     return Fatal(f"{what}: {type(exc).__name__}: {exc}")
 
 
+def _quiet_paramiko() -> None:
+    """paramiko logs every lost connection as an ERROR with a traceback from its own thread;
+    we report the same failure once, as the call's error, so keep its log for KLOSET_LOG=debug."""
+    logger = logging.getLogger("paramiko")
+    if not logger.isEnabledFor(logging.DEBUG):
+        logger.setLevel(logging.CRITICAL)
+
+
 class SFTPSession:
     def __init__(self, opts: SFTPOptions, concurrency: int) -> None:
+        _quiet_paramiko()
         self.endpoint: Endpoint = resolve(opts)
         self._creds = Credentials(opts)
         self._hostkeys = HostKeyPolicy(
@@ -143,7 +158,7 @@ class SFTPSession:
                 )
         except (OSError, paramiko.SSHException) as exc:
             how = f" through {via.getpeername()[0]}" if via is not None else ""
-            raise Fatal(f"cannot connect to {hop.host}:{hop.port}{how}: {exc}") from None
+            raise ConnectFailed(f"cannot connect to {hop.host}:{hop.port}{how}: {exc}") from None
         t = paramiko.Transport(sock, default_window_size=WINDOW)
         try:
             t.banner_timeout = t.handshake_timeout = t.auth_timeout = self._timeout
@@ -152,7 +167,9 @@ class SFTPSession:
             try:
                 t.start_client(timeout=self._timeout)
             except (paramiko.SSHException, OSError, EOFError) as exc:
-                raise Fatal(f"SSH handshake with {hop.host}:{hop.port} failed: {exc}") from None
+                raise ConnectFailed(
+                    f"SSH handshake with {hop.host}:{hop.port} failed: {exc}"
+                ) from None
             self._hostkeys.check(hop, t.get_remote_server_key(), is_target)
             self._creds.authenticate(t, hop, is_target)
             t.set_keepalive(KEEPALIVE)
@@ -242,6 +259,10 @@ class SFTPSession:
         try:
             return self.pacer.call(attempt, should_retry) if idempotent else attempt()
         except Exception as exc:  # noqa: BLE001 - the boundary: everything leaves translated
+            cause = exc.__cause__
+            if isinstance(exc, Fatal) and cause is not None and dropped(cause):
+                # the pacer gave up: say what failed rather than "gave up after 2 attempts"
+                raise translate(cause, what, self.where) from None
             raise translate(exc, what, self.where) from None
 
     def offers(self, extension: str) -> bool:

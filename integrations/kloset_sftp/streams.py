@@ -38,8 +38,7 @@ class RemoteReader:
         self._ch: Channel | None = None
         self._handle = b""
         self._pipe: ReadPipeline | None = None
-        self._buf: list[bytes] = []
-        self._buffered = 0
+        self._left = b""
         self._resumed = False
         self._closed = False
 
@@ -75,17 +74,17 @@ class RemoteReader:
 
     def read(self, size: int = -1) -> bytes:
         want = size if size is not None and size >= 0 else 1 << 62
-        while self._buffered < want:
-            data = self._chunk()
+        parts: list[bytes] = []
+        n = 0
+        while n < want:
+            data, self._left = (self._left, b"") if self._left else (self._chunk(), b"")
             if not data:
                 break
-            self._buf.append(data)
-            self._buffered += len(data)
-        blob = b"".join(self._buf)
-        out, rest = blob[:want], blob[want:]
-        self._buf = [rest] if rest else []
-        self._buffered = len(rest)
-        return out
+            if len(data) > want - n:  # keep the rest for the next read
+                data, self._left = data[: want - n], data[want - n :]
+            parts.append(data)
+            n += len(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def __iter__(self) -> Iterator[bytes]:
         while True:
@@ -138,7 +137,10 @@ class Upload:
     ) -> None:
         self._session, self.tmp, self.final = session, tmp, final
         self._fsync, self._finish = fsync, finish
-        self._ch = session.acquire()
+        try:
+            self._ch = session.acquire()
+        except Exception as exc:  # noqa: BLE001 - translated like every other failure
+            raise translate(exc, final, session.where) from None
         self._handle = b""
         self._writer: WritePipeline | None = None
         self._guard(lambda: self._open(mode))

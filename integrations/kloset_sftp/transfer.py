@@ -74,6 +74,18 @@ class Channel(paramiko.SFTPClient):
             self.extensions[name] = reply.get_binary()
         return version
 
+    def _read_all(self, n: int) -> bytes:
+        # paramiko's version grows the packet with `out += x`, one 32 KiB recv at a time:
+        # quadratic copying for the 255 KiB answers we ask for.
+        parts = []
+        while n > 0:
+            x = self.sock.recv(n)
+            if not x:
+                raise EOFError()
+            parts.append(x)
+            n -= len(x)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
     def has(self, extension: str) -> bool:
         return extension in getattr(self, "extensions", {})
 
@@ -302,9 +314,8 @@ class WritePipeline(_Pipeline):
     def write(self, data: bytes) -> None:
         view = memoryview(data)
         for start in range(0, len(view), self._size):
-            piece = view[start : start + self._size]
-            blob = data if len(piece) == len(data) else piece.tobytes()
-            self._inflight.append(self._send(CMD_WRITE, int64(self.pos), blob))
+            piece = view[start : start + self._size]  # paramiko copies it into the packet
+            self._inflight.append(self._send(CMD_WRITE, int64(self.pos), piece))
             self.pos += len(piece)
             while len(self._inflight) > self._window:
                 self._wait(self._inflight.popleft())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -114,3 +115,26 @@ def test_export_reset_midway_leaves_no_truncated_file(
     assert (target / "small").read_bytes() == b"small"
     assert (target / "after").read_bytes() == b"after"  # the next file reconnected
     assert leftovers(remote_dir) == []
+
+
+def test_silent_connection_ends_in_a_clean_error(
+    sshd: SSHD, proxy: FaultProxy, remote_dir: Path
+) -> None:
+    """A black hole (no RST, no bytes): the call fails after 4 x connect_timeout plus one
+    reconnect attempt, instead of hanging; once the network heals the store works again."""
+    with PluginProcess(plugin_argv("sftp", "storage")) as proc:
+        store = StoreClient(proc)
+        store.init({**via_proxy(sshd, proxy, remote_dir / "repo"), "connect_timeout": "1"})
+        store.create(b"c")
+        data = os.urandom(MiB)
+        mac = hashlib.sha256(data).digest()
+        store.put(Resource.STATE, mac, data)
+        proxy.blackhole(True)
+        t0 = time.monotonic()
+        with pytest.raises(grpc.RpcError) as ei:
+            store.get(Resource.STATE, mac)
+        assert time.monotonic() - t0 < 30
+        assert_clean_error(ei.value)
+        assert f"{mac.hex()}: connection" in (ei.value.details() or "")
+        proxy.blackhole(False)
+        assert store.get(Resource.STATE, mac) == data
