@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from kloset_sdk import Fatal
 from kloset_sdk.chunks import CHUNK_SIZE
 
-from .client import ApiError, DriveClient, should_retry
+from .client import DriveClient
+from .errors import ApiError, should_retry
 
 if TYPE_CHECKING:
     import requests

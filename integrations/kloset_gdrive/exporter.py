@@ -96,12 +96,27 @@ class GdriveExporter(Exporter[GdriveOptions]):
             base = self.opts.root_folder_id or self.opts.shared_drive_id or "root"
             folder_id = str(self.client.get(base, "id")["id"])
             for part in self.opts.path_parts:
-                folder_id = self._mkdir(folder_id, part, None)
+                folder_id = self._target_part(folder_id, part)
         else:
             parent = self._folder(posixpath.dirname(path))
             folder_id = self._mkdir(parent, posixpath.basename(path), mtime_ns)
         self._folders[path] = folder_id
         return folder_id
+
+    def _target_part(self, parent: str, name: str) -> str:
+        """One folder of the location's path: found by a name query (no listing of, say, the
+        whole My Drive root), or made."""
+        q = (
+            f"name = {escape(name)} and {escape(parent)} in parents and"
+            f" mimeType = '{fmt.FOLDER}' and trashed = false"
+        )
+        found = self.client.list(q, drive_id=self.client.drive_id, fields=LIST_FIELDS)
+        oldest = min(found, key=lambda m: (m.get("createdTime") or "", m["id"]), default=None)
+        if oldest is not None:
+            return str(oldest["id"])
+        made = self.client.create({"name": name, "mimeType": fmt.FOLDER, "parents": [parent]})
+        self._known[made["id"]] = {}  # new: nothing to list
+        return str(made["id"])
 
     def _mkdir(self, parent: str, name: str, mtime_ns: int | None) -> str:
         existing = self._children(parent).get(name)

@@ -21,7 +21,7 @@ from kloset_sdk import (
     Identity,
     Importer,
     InitContext,
-    NotFound,
+    KlosetError,
     Record,
     modes,
 )
@@ -99,7 +99,9 @@ class GdriveImporter(Importer[GdriveOptions]):
         if state is not None:
             try:
                 found, token = incremental.changes(client, state.token)
-            except NotFound as exc:  # tokens expire; start again from a full walk
+            except KlosetError as exc:
+                if not incremental.token_refused(exc):
+                    raise
                 log.warning("incremental: the stored page token was refused (%s)", exc)
                 state = None
             else:

@@ -25,6 +25,7 @@ from kloset_sdk import ConfigError
 from kloset_sdk.oauth import TokenFile, default_dir
 
 from .client import FILE_FIELDS, PAGE_SIZE, DriveClient
+from .errors import ApiError
 from .index import SHARED_ROOT, Index, Meta, is_folder
 from .options import GdriveOptions
 
@@ -96,6 +97,12 @@ def changes(client: DriveClient, token: str) -> tuple[list[dict[str, Any]], str]
         if page.get("newStartPageToken"):
             return out, str(page["newStartPageToken"])
         kw["pageToken"] = page["nextPageToken"]
+
+
+def token_refused(exc: BaseException) -> bool:
+    """Drive answers 400 (invalid value) or 404/410 for a page token it no longer honours."""
+    cause = exc.__cause__
+    return isinstance(cause, ApiError) and cause.status in (400, 404, 410)
 
 
 def restore_index(state: State, drive_id: str | None) -> Index:

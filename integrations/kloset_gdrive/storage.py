@@ -56,6 +56,7 @@ class GdriveStorage(Storage[GdriveOptions]):
         self._dirs: dict[str, list[Meta]] = {}  # repo-relative folder path -> its folder(s)
         self._kids: dict[str, dict[str, list[Meta]]] = {}  # listed folder -> name -> items
         self._making: dict[str, threading.Lock] = {}
+        self._repo_lock = threading.Lock()
 
     def identity(self) -> Identity:
         return Identity(origin(self.opts), self.type_name, self.opts.path)
@@ -72,6 +73,12 @@ class GdriveStorage(Storage[GdriveOptions]):
     # -- the id cache ------------------------------------------------------------------------
     def _repo(self, create: bool) -> str:
         """The repository folder's id (made, with its parents, when `create`)."""
+        with self._repo_lock:
+            with self._lock:
+                known = self._dirs.get("")
+            return str(known[0]["id"]) if known else self._resolve_repo(create)
+
+    def _resolve_repo(self, create: bool) -> str:
         base = self.opts.root_folder_id or self.opts.shared_drive_id or "root"
         folder: Meta = self.client.get(base, FIELDS)
         for part in self.opts.path_parts:

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from kloset_sdk import Fatal
 from kloset_sdk.errors import ProtocolError
 
-from .client import FILE_FIELDS, ApiError, DriveClient
+from .client import FILE_FIELDS, DriveClient
+from .errors import ApiError
 
 if TYPE_CHECKING:
     import requests

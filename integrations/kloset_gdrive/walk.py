@@ -2,8 +2,9 @@
 
 Listing strategies (request counts are what Drive's per-user quota is charged for):
 - the root of My Drive or of a shared drive: list the whole corpus, 1000 items a page, with no
-  parent filter, and rebuild the tree from `parents` in memory. 10,000 files in 500 folders is
-  11 requests, against one per folder for rclone (501) or one per 50 folders with its fast-list;
+  parent filter, and rebuild the tree from `parents` in memory. 10,000 files in 500 folders
+  take 11 files.list calls, against 501 for rclone (one per folder) and 12 for an ideal
+  `--fast-list` (50 folders a query, level by level); scripts/bench_drive.py measures it;
 - any other folder: breadth first, one query for up to 50 folders at a time
   (`'A' in parents or 'B' in parents ...`), a few queries in flight, 1000 items a page;
 - Shared with me: one `sharedWithMe = true` query, then as above.
@@ -202,4 +203,7 @@ class Walker:
         details = meta.get("shortcutDetails")
         if not details:
             return meta
-        return self.index.get(details.get("targetId", ""))
+        target = self.index.get(details.get("targetId", ""))
+        if target is not None and target.get("trashed") and not self.opts.include_trashed:
+            return None
+        return target

@@ -100,26 +100,28 @@ def test_service_account_with_impersonation(emu: DriveEmulator, tmp_path: Path) 
     assert "user@example.com" in emu.tokens.subjects
 
 
-@pytest.mark.parametrize(
-    ("extra", "key"),
-    [
-        ({"refresh_token": ""}, "token_file"),  # no credentials at all
-        ({"token_file": "/nonexistent/tok.json"}, "refresh_token"),  # two sources
-        ({"scope": "drive.everything"}, "scope"),
-        ({"export_formats": "document=doc"}, "export_formats"),
-        ({"impersonate": "x@y"}, "impersonate"),
-        ({"location": "s3://bucket"}, "location"),
-    ],
-)
-def test_config_errors_name_the_key(emu: DriveEmulator, extra: dict[str, str], key: str) -> None:
-    config = {**drive_config(emu), **extra}
+CONFIG_ERRORS = [
+    ({"refresh_token": ""}, "token_file"),  # no credentials at all
+    ({"token_file": "/nonexistent/tok.json"}, "refresh_token"),  # two sources
+    ({"client_secret": ""}, "client_secret"),
+    ({"scope": "drive.everything"}, "scope"),
+    ({"export_formats": "document=doc"}, "export_formats"),
+    ({"impersonate": "x@y"}, "impersonate"),
+    ({"location": "s3://bucket"}, "location"),
+]
+
+
+def test_config_errors_name_the_key_at_init(emu: DriveEmulator) -> None:
+    """Every mistake is refused by Init itself (no Drive request), naming its key."""
     with PluginProcess(plugin_argv("gdrive", "importer")) as proc:
         client = ImporterClient(proc)
-        with pytest.raises(grpc.RpcError) as ei:
-            client.init(config, proto="gdrive")
-            client.scan()
-        assert key in (ei.value.details() or ""), ei.value.details()
-        assert CLIENT_SECRET not in (ei.value.details() or "")
+        for extra, key in CONFIG_ERRORS:
+            with pytest.raises(grpc.RpcError) as ei:
+                client.init({**drive_config(emu), **extra}, proto="gdrive")
+            details = ei.value.details() or ""
+            assert details.startswith(f"{key}: "), (extra, details)
+            assert CLIENT_SECRET not in details
+    assert emu.stats["requests"] == 0
 
 
 def test_secrets_never_logged(emu: DriveEmulator, tmp_path: Path) -> None:
