@@ -34,7 +34,18 @@ class ConfigError(KlosetError):
         self.key = key
         self.problem = problem
         shown = key if key.isprintable() and key.strip() == key else json.dumps(key)
+        # A huge value echoed back (a 200 KB location) would bury the message: keep both ends.
+        shown, problem = elide(shown, 80), elide(problem, 500)
         super().__init__(f"{shown}: {problem}" if key else problem)
+
+
+def elide(text: str, limit: int) -> str:
+    """`text` cut in the middle to at most about `limit` characters."""
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    tail = limit - head - 20
+    return f"{text[:head]}...({len(text) - head - tail} chars)...{text[-tail:]}"
 
 
 class NotFound(KlosetError):
