@@ -88,6 +88,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "DriveEmulator/1.0"
     sys_version = ""
     timeout = 300  # idle keep-alive connections end eventually
+    # Headers and body go out in separate writes: without TCP_NODELAY every answer waits
+    # for the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
     server: DriveHTTPServer
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002

@@ -147,6 +147,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "Microsoft-HTTPAPI/2.0"
     sys_version = ""
     timeout = 60
+    # Headers and body go out in separate writes: without TCP_NODELAY every answer waits
+    # for the client's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
     server: _Server
     # Per-request bookkeeping, reset by _dispatch (one handler serves a keep-alive connection).
     request_id: str = ""
