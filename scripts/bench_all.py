@@ -39,9 +39,11 @@ def machine() -> str:
     except OSError:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{platform.machine()}, {os.cpu_count()} cores ({cpu or 'unknown CPU'}), "
-            f"{mem:.0f} GiB RAM, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores ({cpu or 'unknown CPU'}), "
+        f"{mem:.0f} GiB RAM, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -60,19 +62,27 @@ def main(argv: list[str]) -> int:
             failed += 1
             out += [f"\n### {title}\n", "```", traceback.format_exc()[-2000:], "```"]
             continue
-        out += [f"\n### {title}\n", "| figure | ours | reference | ratio | unit |", "|---|---|---|---|---|"]
+        out += [
+            f"\n### {title}\n",
+            "| figure | ours | reference | ratio | unit |",
+            "|---|---|---|---|---|",
+        ]
         for r in rows:
-            out.append(f"| {r['figure']} | {r['ours']:,.1f} | {r['reference']:,.1f} | "
-                       f"{r['ratio']:.2f}x | {r['unit']} |")
+            out.append(
+                f"| {r['figure']} | {r['ours']:,.1f} | {r['reference']:,.1f} | "
+                f"{r['ratio']:.2f}x | {r['unit']} |"
+            )
     took = time.monotonic() - t0
-    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                         cwd=ROOT).stdout.strip()
+    rev = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
     table = "\n".join(out)
     print(table)
     if not quick and not only:
         head = (
             "# Benchmarks\n\n"
-            f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC at commit {rev} on {machine()}, "
+            f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC at commit {rev}"
+            f" on {machine()}, "
             f"with `scripts/bench` ({took / 60:.1f} minutes). Ratio > 1 means ours is better "
             "(faster, fewer requests, less memory). Each figure is the median of at least 3 runs, "
             "ours and the reference interleaved in the same run.\n"

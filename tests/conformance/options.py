@@ -10,7 +10,9 @@ import pytest
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kloset conformance")
-    group.addoption("--plugin", default="", help="plugin command line (shell-quoted), e.g. ./s3Storage")
+    group.addoption(
+        "--plugin", default="", help="plugin command line (shell-quoted), e.g. ./s3Storage"
+    )
     group.addoption("--kind", default="", help="importer, exporter or storage")
     group.addoption("--config", action="append", default=[], help="config key=value (repeat)")
     group.addoption("--proto", default="", help="protocol sent in Init (default: from location)")
