@@ -54,12 +54,30 @@ def cache_root() -> str:
     return os.path.join(base, "kloset-connectors")
 
 
+def remove_stale(parent: str, max_age: float = 3600.0) -> None:
+    """Half-built trees of runs that were killed mid-unpack (Plakar SIGKILLs plugins, P15)."""
+    import time
+
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(parent, name)
+        try:
+            if name.startswith(".tmp-") and time.time() - os.stat(path).st_mtime > max_age:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def unpack(index: dict[str, object], tag: str, dest: str) -> None:
     """Extract site.zip and this platform's wheels into `dest`, atomically."""
     target = index["targets"][tag]  # type: ignore[index]
     check_libc(target["glibc"])
     parent = os.path.dirname(dest)
     os.makedirs(parent, exist_ok=True)
+    remove_stale(parent)
     tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
     try:
         for name in ["site.zip"] + [f"wheels/{w}" for w in target["wheels"]]:

@@ -74,12 +74,24 @@ def _add_tree(zf: zipfile.ZipFile, src: Path, arc_root: str) -> None:
         zf.writestr(info, path.read_bytes())
 
 
+#: Directories of which only some files are ever read. google-api-python-client ships ~500
+#: discovery documents (~90 MB unpacked); the gdrive connectors build from drive v3 only.
+KEEP_ONLY = {"googleapiclient/discovery_cache/documents/": {"drive.v3.json"}}
+
+
+def _trimmed(name: str) -> bool:
+    for prefix, keep in KEEP_ONLY.items():
+        if name.startswith(prefix) and name[len(prefix) :] not in keep:
+            return True
+    return False
+
+
 def _add_wheel(zf: zipfile.ZipFile, wheel: Path) -> None:
     """Copy a pure wheel's files (its .data/purelib into the root, scripts dropped)."""
     with zipfile.ZipFile(wheel) as wz:
         for item in sorted(wz.infolist(), key=lambda i: i.filename):
             name = item.filename
-            if item.is_dir():
+            if item.is_dir() or _trimmed(name):
                 continue
             if ".data/" in name.split("/", 1)[0] + "/":
                 parts = name.split("/", 2)
@@ -224,10 +236,7 @@ def main(argv: list[str]) -> int:
             failed.append(name)
             continue
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-        print(
-            f"package: {name}: {out} ({size / 1e6:.1f} MB,"
-            f" {time.monotonic() - t1:.1f}s)"
-        )
+        print(f"package: {name}: {out} ({size / 1e6:.1f} MB, {time.monotonic() - t1:.1f}s)")
         plakar_pkg_create(out, a.version)
     print(
         f"package: done in {time.monotonic() - t0:.1f}s"

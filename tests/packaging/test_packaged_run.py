@@ -5,20 +5,25 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
-import time
+import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from kloset_sdk.harness import PluginProcess, StoreClient
 from tests.conformance.storage import StorageConformance
-from tests.conftest import run_gohost
+from tests.conftest import ROOT, run_gohost
 from tests.packaging.backends import Backends, write_tree
-from tests.packaging.conftest import available, executable, protocol
+from tests.packaging.conftest import available, executable, protocol, unpack
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from package_wheels import PYTHONS, host_target  # noqa: E402
 
 KINDS = ("importer", "exporter", "storage")
 CASES = [(n, k) for n in available() for k in KINDS]
@@ -73,20 +78,87 @@ def test_unsupported_platform_is_named(
     assert proc.stdout == "", "nothing may reach stdout: it is the wire"
 
 
-def test_init_answers_fast_after_first_run(
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_init_is_cheap_after_first_run(
     packages: dict[str, Path], bare_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """P17: after the first run unpacked the code, Init answers well within Plakar's patience.
+    """P17: after the first run, spawn -> Init costs the plugin well under a second of CPU.
 
-    The 1 s target is measured in docs/PACKAGING.md on a quiet machine; this bound only catches
-    a regression such as unpacking on every start (tests share 2 cores with other work)."""
+    CPU time, not wall time: tests share 2 cores with other work, and wall time then measures
+    the neighbours. docs/PACKAGING.md has the wall-clock figures (scripts/package_startup.py).
+    This catches regressions such as unpacking on every start or importing a client library
+    before the server is up."""
     exe = executable(packages["fs"], "storage")
-    times = []
-    for i in range(4):
+    cpu = []
+    for i in range(3):
         with PluginProcess([exe], env=bare_env) as proc:
             StoreClient(proc).init({"location": f"posixfs://{tmp_path}/s{i}"})
-            times.append(time.monotonic() - proc.spawned_at)
-    assert statistics.median(times[1:]) < 3.0, times
+            cpu.append(cpu_seconds(proc.proc.pid))
+    assert statistics.median(cpu) < 1.0, cpu
+
+
+def test_first_run_unpacks_atomically(packages: dict[str, Path], tmp_path: Path) -> None:
+    """Concurrent first runs (Plakar starts two importers at once, §4.1) share one tree."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "c")}
+    with ThreadPoolExecutor(3) as pool:
+        dirs = list(pool.map(lambda _: unpack(packages["fs"], env), range(3)))
+    assert len(set(dirs)) == 1 and Path(dirs[0], ".complete").exists()
+    root = tmp_path / "c" / "kloset-connectors"
+    assert [p.name for p in root.iterdir()] == [Path(dirs[0]).name], "no half-built trees left"
+    assert Path(dirs[0], "grpc").is_dir() and Path(dirs[0], "kloset_fs").is_dir()
+
+
+def pyenv_pythons() -> list[Path]:
+    """Other CPythons on this machine (the image's pyenv), to run the launcher under each."""
+    root = Path.home() / ".pyenv" / "versions"
+    found = {}
+    for d in sorted(root.glob("3.1[0-9]*")) if root.is_dir() else []:
+        minor = ".".join(d.name.split(".")[:2])
+        if minor in PYTHONS and minor != f"{sys.version_info[0]}.{sys.version_info[1]}":
+            found[minor] = d / "bin" / "python3"
+    return [p for p in found.values() if p.exists()]
+
+
+@pytest.mark.skipif(not pyenv_pythons(), reason="no other CPython 3.10-3.13 on this machine")
+def test_other_cpython_versions(tmp_path: Path) -> None:
+    """The fs package built for the other CPythons found here serves under gohost on each."""
+    versions = [".".join(p.parent.parent.name.split(".")[:2]) for p in pyenv_pythons()]
+    args = [f"--python={v}" for v in versions] + ["--arch", host_target().arch]
+    proc = subprocess.run(
+        [str(ROOT / "scripts" / "package"), "fs", "--out", str(tmp_path / "dist"), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    pkg = tmp_path / "dist" / "fs"
+    for python in pyenv_pythons():
+        bindir = tmp_path / f"bin-{python.parent.parent.name}"
+        bindir.mkdir()
+        (bindir / "python3").symlink_to(python)
+        env = {
+            "PATH": f"{bindir}:/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        }
+        unpack(pkg, env, str(python))
+        out = run_gohost(
+            "store",
+            [executable(pkg, "storage")],
+            "posixfs",
+            {"location": f"posixfs://{tmp_path}/repo-{python.parent.parent.name}"},
+            "-n",
+            "2",
+            "-size",
+            str(1 << 20),
+            env=env,
+            timeout=300,
+        )
+        assert out.get("ok"), (python, out)
 
 
 class TestPackagedFsStorageConformance(StorageConformance):

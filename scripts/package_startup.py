@@ -1,0 +1,101 @@
+"""Measure how fast packaged connectors answer their first RPC (P17): spawn -> Init answered.
+
+    .venv/bin/python scripts/package_startup.py [--dist DIR] [--runs 5] [NAME...]
+
+Each executable runs under `env -i PATH=/usr/bin:/bin` (a bare system python3) with a fresh
+cache: run 1 unpacks the package (reported as "first run"), then `--runs` more spawns are timed
+and their median is reported. Init gets a valid config against the same local servers and
+emulators the tests use, so the time includes importing the client library (boto3, paramiko,
+googleapiclient, msal) that Init needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT)]
+
+from kloset_sdk.harness import ExporterClient, ImporterClient, PluginProcess, StoreClient  # noqa: E402
+from tests.packaging.backends import Backends  # noqa: E402
+from tests.packaging.conftest import ALL, executable, protocol  # noqa: E402
+
+CLIENTS: dict[str, Any] = {
+    "importer": ImporterClient,
+    "exporter": ExporterClient,
+    "storage": StoreClient,
+}
+
+
+def spawn_to_init(
+    exe: str, kind: str, proto: str, config: dict[str, str], env: dict[str, str]
+) -> float:
+    with PluginProcess([exe], env=env) as proc:
+        CLIENTS[kind](proc).init(config, proto=proto)
+        return time.monotonic() - proc.spawned_at
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("names", nargs="*", default=[])
+    ap.add_argument("--dist", type=Path, default=ROOT / "dist" / "plakar")
+    ap.add_argument("--runs", type=int, default=5)
+    a = ap.parse_args(argv)
+    names = [n for n in (a.names or ALL) if (a.dist / n / "manifest.yaml").exists()]
+    rows = []
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kloset-startup-")))
+        servers: dict[str, Any] = {}
+
+        def fixture(name: str) -> Any:
+            if name not in servers:
+                from tests.emulators.seaweedfs import SeaweedFS
+                from tests.emulators.sshd import SSHD
+
+                servers[name] = stack.enter_context(SeaweedFS() if name == "seaweedfs" else SSHD())
+            return servers[name]
+
+        backends = Backends(tmp, fixture)
+        stack.callback(backends.stop)
+        for name in names:
+            pkg = a.dist / name
+            cache = tmp / f"cache-{name}"
+            env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "XDG_CACHE_HOME": str(cache)}
+            for kind in ("importer", "exporter", "storage"):
+                exe, proto = executable(pkg, kind), protocol(pkg, kind)
+                first = spawn_to_init(exe, kind, proto, backends.config(name, kind), env)
+                times = [
+                    spawn_to_init(exe, kind, proto, backends.config(name, kind), env)
+                    for _ in range(a.runs)
+                ]
+                rows.append(
+                    (Path(exe).name, first, statistics.median(times), min(times), max(times))
+                )
+                print(
+                    f"{rows[-1][0]:<18} first {first:6.3f}s  median {rows[-1][2]:6.3f}s"
+                    f"  min {rows[-1][3]:6.3f}s  max {rows[-1][4]:6.3f}s",
+                    flush=True,
+                )
+            shutil.rmtree(cache, ignore_errors=True)
+    load = os.getloadavg()[0]
+    print(f"\n| executable | first run (unpack) | median of {a.runs} | min | max | CPU (median) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for exe, first, med, lo, hi, cpu in rows:
+        print(
+            f"| `{exe}` | {first:.2f} s | **{med:.2f} s** | {lo:.2f} s | {hi:.2f} s | {cpu:.2f} s |"
+        )
+    print(f"\nload average at the end: {load:.1f} on {os.cpu_count()} CPUs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
