@@ -22,7 +22,6 @@ from kloset_sdk.records import format_rfc3339
 
 from . import export_formats as fmt
 from .client import DriveClient, escape
-from .importer import origin
 from .options import GdriveOptions, check
 from .upload import read_full, upload
 
@@ -65,7 +64,7 @@ class GdriveExporter(Exporter[GdriveOptions]):
         self._slots = threading.BoundedSemaphore(workers * 2)
 
     def identity(self) -> Identity:
-        return Identity(origin(self.opts), self.type_name, self.opts.path)
+        return Identity(self.opts.origin, self.type_name, self.opts.path)
 
     @property
     def client(self) -> DriveClient:
@@ -136,9 +135,12 @@ class GdriveExporter(Exporter[GdriveOptions]):
     def export(self, record: Record, content: ChunkStream | None) -> Future[None] | None:
         if record.is_xattr:
             return None  # not asked for (no EXPORTXATTR); Drive has no place for them
-        path = posixpath.normpath("/" + record.pathname.lstrip("/"))
-        if ".." in path.split("/"):
-            raise Fatal(f"{record.pathname}: refusing a path outside the target")
+        raw = record.pathname
+        if not raw or ".." in raw.split("/"):
+            raise Fatal(f"{raw!r}: refusing a path outside the target")
+        if "\x00" in raw:
+            raise Fatal(f"{raw!r}: a path with a NUL byte cannot be restored")
+        path = posixpath.normpath("/" + raw.lstrip("/"))
         info = record.info
         mtime = info.mtime_ns if info is not None and info.mtime_ns > 0 else None
         if record.is_dir:
@@ -156,12 +158,14 @@ class GdriveExporter(Exporter[GdriveOptions]):
         if mtime is not None:
             meta["modifiedTime"] = format_rfc3339(mtime)
         file_id = None
-        if existing is not None:
-            file_id = str(existing["id"])
-        else:
+        if existing is not None and existing.get("mimeType") == fmt.FOLDER:
+            raise Fatal(f"{path}: a folder of that name is in the way")
+        if existing is not None and not fmt.is_google_apps(existing.get("mimeType", "")):
+            file_id = str(existing["id"])  # a new revision, not a twin
+        else:  # nothing there, or a Google Doc (whose content bytes cannot replace): a new file
             meta["parents"] = [parent]
             meta["id"] = self.client.new_id()
-            self._known[parent][name] = {"id": meta["id"], "name": name}
+            self._known[parent][name] = {"id": meta["id"], "name": name, "mimeType": ""}
         chunk = self.opts.chunk_bytes
         try:
             head = read_full(content, chunk)

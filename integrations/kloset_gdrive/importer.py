@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit
 
 from kloset_sdk import (
     ConfigError,
@@ -31,7 +30,7 @@ from . import download, incremental
 from . import export_formats as fmt
 from .client import FILE_FIELDS, DriveClient, escape
 from .index import SHARED_ROOT, Index, Meta
-from .options import GOOGLE_API, GdriveOptions, check
+from .options import GdriveOptions, check
 from .walk import Node, Walker
 
 log = logging.getLogger(__name__)
@@ -43,19 +42,6 @@ XATTR_SHA256 = "user.gdrive.sha256_checksum"
 def mtime_ns(meta: Meta) -> int:
     value = meta.get("modifiedTime")
     return parse_rfc3339_ns(value) if value else 0
-
-
-def origin(opts: GdriveOptions) -> str:
-    host = (
-        "drive.google.com"
-        if opts.api_endpoint == GOOGLE_API
-        else urlsplit(opts.api_endpoint).netloc
-    )
-    if opts.shared_drive_id:
-        return f"{host}/drives/{opts.shared_drive_id}"
-    if opts.root_folder_id:
-        return f"{host}/folders/{opts.root_folder_id}"
-    return f"{host}/shared-with-me" if opts.shared_with_me else f"{host}/my-drive"
 
 
 class GdriveImporter(Importer[GdriveOptions]):
@@ -75,7 +61,7 @@ class GdriveImporter(Importer[GdriveOptions]):
 
     def identity(self) -> Identity:
         flags = Flag.STREAM if self.opts.incremental else Flag.NONE
-        return Identity(origin(self.opts), self.type_name, self.opts.path, flags)
+        return Identity(self.opts.origin, self.type_name, self.opts.path, flags)
 
     @property
     def client(self) -> DriveClient:

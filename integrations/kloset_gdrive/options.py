@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 from kloset_sdk import ConfigError, option
 
@@ -22,6 +23,7 @@ GOOGLE_API = "https://www.googleapis.com/"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 GOOGLE_AUTH_URI = "https://accounts.google.com/o/oauth2/auth"
 SCOPE_PREFIX = "https://www.googleapis.com/auth/"
+MAX_LOCATION = 4096
 
 Scope = Literal["drive", "drive.readonly", "drive.file"]
 
@@ -125,10 +127,18 @@ class GdriveOptions:
     @property
     def path_parts(self) -> list[str]:
         """The location's folder path, not URL-decoded (Drive names may hold a literal `%`)."""
-        proto, sep, rest = self.location.partition(":")
-        if not sep or proto.lower() != "gdrive":
-            raise ConfigError("location", f'expected gdrive://<path>, got "{self.location}"')
-        return [p for p in rest.split("/") if p]
+        loc = self.location
+        shown = json.dumps(loc[:60]) + ("..." if len(loc) > 60 else "")
+        if loc[:9].lower() != "gdrive://":
+            raise ConfigError("location", f"expected gdrive://<path>, got {shown}")
+        if len(loc) > MAX_LOCATION:
+            raise ConfigError("location", f"is longer than {MAX_LOCATION} characters")
+        if any(ord(c) < 32 or c == "\x7f" for c in loc):
+            raise ConfigError("location", f"holds control characters: {shown}")
+        parts = [p for p in loc[9:].split("/") if p]
+        if any(p in (".", "..") for p in parts):
+            raise ConfigError("location", f"no . or .. folders in a Drive path: {shown}")
+        return parts
 
     @property
     def path(self) -> str:
@@ -145,6 +155,20 @@ class GdriveOptions:
     @property
     def root_url(self) -> str:
         return self.api_endpoint.rstrip("/") + "/"
+
+    @property
+    def origin(self) -> str:
+        """InitResponse origin: the service and which drive (`type:origin` groups sources)."""
+        host = (
+            "drive.google.com"
+            if self.api_endpoint == GOOGLE_API
+            else urlsplit(self.root_url).netloc
+        )
+        if self.shared_drive_id:
+            return f"{host}/drives/{self.shared_drive_id}"
+        if self.root_folder_id:
+            return f"{host}/folders/{self.root_folder_id}"
+        return f"{host}/shared-with-me" if self.shared_with_me else f"{host}/my-drive"
 
     def fingerprint(self) -> str:
         """What decides an imported tree's shape: incremental state is valid only for it."""

@@ -31,7 +31,6 @@ from kloset_sdk.records import Content
 from . import download
 from . import export_formats as fmt
 from .client import DriveClient, escape
-from .importer import origin
 from .options import GdriveOptions, check
 from .upload import Readable, upload
 from .walk import PARENTS_PER_QUERY
@@ -59,7 +58,7 @@ class GdriveStorage(Storage[GdriveOptions]):
         self._repo_lock = threading.Lock()
 
     def identity(self) -> Identity:
-        return Identity(origin(self.opts), self.type_name, self.opts.path)
+        return Identity(self.opts.origin, self.type_name, self.opts.path)
 
     @property
     def client(self) -> DriveClient:
