@@ -84,6 +84,9 @@ class TreeExporter(Exporter[TreeOptions]):
     options_class = TreeOptions
     type_name = "tree"
 
+    def identity(self) -> Identity:
+        return Identity("localhost", self.type_name, _root(self.opts))  # checks it at Init
+
     def export(self, record: Record, content: ChunkStream | None) -> None:
         root = _root(self.opts)
         target = os.path.normpath(os.path.join(root, record.pathname.lstrip("/")))
