@@ -203,6 +203,7 @@ def sftp_backend(
     root = remote / ("repo" if kind == "storage" else "tree")
     if kind != "storage":
         root.mkdir()
+    tmp.mkdir(parents=True, exist_ok=True)
     ssh_config = tmp / "empty_ssh_config"
     ssh_config.write_text("")
     config = {
