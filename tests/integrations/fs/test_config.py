@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,20 @@ CLIENTS: dict[str, Any] = {
 }
 
 
-@pytest.mark.parametrize("kind", ["importer", "exporter", "storage"])
+@pytest.fixture(scope="module", params=["importer", "exporter", "storage"])
+def plugin(request: pytest.FixtureRequest) -> Iterator[tuple[str, Any]]:
+    """One process per kind: a failed Init leaves the plugin ready for the next one."""
+    with PluginProcess(plugin_argv("fs", request.param)) as proc:
+        yield request.param, CLIENTS[request.param](proc)
+
+
+def init_error(client: Any, config: dict[str, str]) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as ei:
+        client.init(config, proto="posixfs")
+    assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT, ei.value
+    return ei.value
+
+
 @pytest.mark.parametrize(
     ("config", "key", "words"),
     [
@@ -31,30 +45,28 @@ CLIENTS: dict[str, Any] = {
         ({"location": "s3://bucket/x"}, "location", "posixfs://"),
     ],
 )
-def test_bad_config_names_the_key(kind: str, config: dict[str, str], key: str, words: str) -> None:
-    with PluginProcess(plugin_argv("fs", kind)) as proc:
-        client = CLIENTS[kind](proc)
-        with pytest.raises(grpc.RpcError) as ei:
-            client.init(config, proto="posixfs")
-        details = ei.value.details() or ""
-        assert details.startswith(f"{key}:") and words in details, details
-        assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+def test_bad_config_names_the_key(
+    plugin: tuple[str, Any], config: dict[str, str], key: str, words: str
+) -> None:
+    details = init_error(plugin[1], config).details() or ""
+    assert details.startswith(f"{key}:") and words in details, details
 
 
-def test_option_of_another_kind_and_bad_values(tmp_path: Path) -> None:
-    cases = [
-        ("storage", {"dont_traverse_fs": "true"}, "dont_traverse_fs: not an option of the storage"),
-        ("importer", {"dont_traverse_fs": "maybe"}, "dont_traverse_fs: expected true or false"),
-        ("importer", {"workers": "0"}, "workers:"),
-        ("importer", {}, "location: "),  # the root does not exist
-    ]
-    for kind, extra, message in cases:
-        loc = tmp_path / ("missing" if not extra else "")
-        with PluginProcess(plugin_argv("fs", kind)) as proc:
-            client = CLIENTS[kind](proc)
-            with pytest.raises(grpc.RpcError) as ei:
-                client.init({"location": f"posixfs://{loc}", **extra}, proto="posixfs")
-            assert (ei.value.details() or "").startswith(message), ei.value.details()
+def test_kind_specific_keys_and_values(plugin: tuple[str, Any], tmp_path: Path) -> None:
+    kind, client = plugin
+    loc = f"posixfs://{tmp_path}"
+    if kind == "importer":
+        cases = [
+            ({"location": loc, "dont_traverse_fs": "maybe"}, "dont_traverse_fs: expected true"),
+            ({"location": loc, "workers": "0"}, "workers:"),
+            ({"location": f"{loc}/missing"}, "location: "),  # the root must exist
+        ]
+    else:
+        cases = [({"location": loc, "dont_traverse_fs": "true"}, "dont_traverse_fs: not an")]
+    for config, message in cases:
+        details = init_error(client, config).details() or ""
+        assert details.startswith(message), details
+    client.init({"location": loc}, proto="posixfs")  # and a good config still works
 
 
 def test_generated_files_are_current() -> None:
