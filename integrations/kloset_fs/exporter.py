@@ -68,15 +68,14 @@ class FsExporter(Exporter[FsOptions]):
         if info is None:
             raise Fatal(f"{record.pathname}: record without file info")
         parts = split(record.pathname)
+        t = self.target  # created (0700) with the first record
         if not parts:
             if not record.is_dir:
                 raise Fatal(f"{record.pathname}: the restore root must be a directory")
-            self.target  # noqa: B018 - creates the target directory
             self._root_name = info.name if info.name not in ("", "/") else ""
             self._dirs.append(_Dir(parts, record))
             self._restored.add("/")
             return None
-        t = self.target
         dir_fd, name = t.parent(parts), parts[-1]
         if record.is_dir:
             t.dir(parts)  # mkdir 0700, or check that what exists is a real directory
