@@ -1,0 +1,274 @@
+"""Restore a snapshot into a bucket (or a prefix of it), with the metadata our importer kept.
+
+Each file becomes the object `<prefix>/<pathname>` (mapping.path_to_key undoes the importer's
+escapes), uploaded by boto3's transfer manager: multipart above `part_size`, `concurrency`
+parts in flight, at most that many parts buffered. S3 needs no temporary name: an object
+appears only when its PUT or CompleteMultipartUpload succeeds, which happens only after the
+content stream ended cleanly; a stream cut short fails the upload and s3transfer aborts it.
+
+Files under `part_size` are read whole (a bounded byte budget keeps at most concurrency x
+part_size of them in memory) and uploaded in the background, so many small files go up in
+parallel; bigger ones stream through while export() waits. Every object is checked after
+upload: size by HEAD, and the ETag against the MD5 of single-part, unencrypted ones.
+
+Metadata: the host sends xattr records after the whole tree (EXPORTXATTR, PROTOCOL.md §5.3),
+when the objects already exist, so finish() applies them to each object in place: one
+CopyObject onto itself with MetadataDirective=REPLACE (content-type, cache-control...,
+user metadata), skipped when only the content-type was kept and it already matches, and
+PutObjectTagging for tags. S3 has no directories (nothing to create) and no symlinks (those
+records fail with a message).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig, create_transfer_manager
+from s3transfer.subscribers import BaseSubscriber
+
+from kloset_sdk import ChunkStream, Exporter, Fatal, FileInfo, Flag, Identity, Record
+from kloset_sdk.connector import InitContext
+
+from .client import S3Client, translate
+from .mapping import XATTR_PREFIX, path_to_key, prefix_to_path, restore_args
+from .options import MAX_PARTS, MIN_PART, S3Options, resolve
+from .upload import fill
+
+log = logging.getLogger(__name__)
+COPY_LIMIT = 5 << 30  # CopyObject's limit; above it the transfer manager copies in parts
+
+
+class S3Exporter(Exporter[S3Options]):
+    options_class = S3Options
+    type_name = "s3"
+    flags = Flag.EXPORTXATTR
+
+    def __init__(self, opts: S3Options, ctx: InitContext) -> None:
+        super().__init__(opts, ctx)
+        self.target = resolve(opts)
+        self.s3 = S3Client(opts, self.target)
+        self.s3.ensure_bucket()
+        cfg = TransferConfig(
+            multipart_threshold=opts.part_size,
+            multipart_chunksize=opts.part_size,
+            max_concurrency=opts.concurrency,
+        )
+        cfg.max_in_memory_upload_chunks = opts.concurrency
+        self.tm = create_transfer_manager(self.s3.transfer_client(), cfg)
+        self.pool = ThreadPoolExecutor(2 * opts.concurrency, thread_name_prefix="s3-verify")
+        self.budget = _ByteBudget(opts.concurrency * opts.part_size)
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._keys: dict[str, str] = {}  # pathname -> key, as soon as an upload starts
+        self._written: dict[str, tuple[int, str]] = {}  # pathname -> size, type, once verified
+        self._xattrs: dict[str, dict[str, bytes]] = {}
+        self._base: str | None = None
+
+    def identity(self) -> Identity:
+        return Identity(
+            origin=f"{self.target.host}/{self.target.bucket}",
+            type=self.type_name,
+            root=prefix_to_path(self.target.prefix),
+            flags=self.flags,
+        )
+
+    def export(self, record: Record, content: ChunkStream | None) -> Future[None] | None:
+        if record.is_xattr:
+            self._xattr(record, content)
+            return None
+        if record.is_dir:
+            return None
+        if record.info is None or record.target or not record.info.is_regular:
+            raise Fatal(f"{record.pathname}: S3 has no symlinks or special files; not restored")
+        key = self.target.key(path_to_key(record.pathname))
+        self._keys[record.pathname] = key
+        if content is None:
+            content = ChunkStream(lambda: None)
+        head, carry = fill(content, self.opts.part_size, b"")
+        if not carry:
+            return self._small(record.pathname, key, head)
+        self._big(record.pathname, key, _Joined(head + carry, content), record.info.size)
+        return None
+
+    def _extra(self) -> dict[str, Any]:
+        args = self.s3.sse_write()
+        if self.opts.checksum == "sha256":
+            args["ChecksumAlgorithm"] = "SHA256"
+        return args
+
+    def _small(self, path: str, key: str, body: bytes) -> Future[None]:
+        self.budget.acquire(len(body))
+        try:
+            md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
+            up = self.tm.upload(io.BytesIO(body), self.target.bucket, key, self._extra())
+        except BaseException:
+            self.budget.release(len(body))
+            raise
+        return self.pool.submit(self._finish_small, up, path, key, len(body), md5)
+
+    def _finish_small(self, up: Any, path: str, key: str, size: int, md5: str) -> None:
+        try:
+            self._wait(up, key)
+        finally:
+            self.budget.release(size)
+        self._verify(path, key, size, md5)
+
+    def _big(self, path: str, key: str, reader: _Joined, size: int) -> None:
+        subs = [_SizeHint(size)] if size > self.opts.part_size * MAX_PARTS else []
+        up = self.tm.upload(reader, self.target.bucket, key, self._extra(), subscribers=subs)
+        self._wait(up, key)
+        self._verify(path, key, reader.count, "")
+
+    def _wait(self, up: Any, key: str) -> None:
+        try:
+            up.result()
+        except Exception as exc:  # noqa: BLE001 - s3transfer re-raises botocore errors
+            raise translate(exc, f"put {key}", self.target.endpoint_url) from None
+
+    def _verify(self, path: str, key: str, size: int, md5: str) -> None:
+        head = self.s3.head(key)
+        if head is None:
+            raise Fatal(f"put {key}: the object is missing after its upload")
+        got = int(head.get("ContentLength", -1))
+        if got != size:
+            raise Fatal(f"put {key}: {got} bytes stored, {size} sent")
+        etag = str(head.get("ETag", "")).strip('"')
+        encrypted = self.s3.ssec_key is not None or self.opts.sse_kms_key_id
+        if md5 and not encrypted and "-" not in etag and etag != md5:
+            raise Fatal(f"put {key}: ETag {etag} is not the MD5 of the bytes sent ({md5})")
+        with self._lock:
+            self._written[path] = (size, str(head.get("ContentType", "")))
+
+    # -- metadata -----------------------------------------------------------------------------
+    def _xattr(self, record: Record, content: ChunkStream | None) -> None:
+        value = content.readall() if content is not None else b""
+        if not record.xattr_name.startswith(XATTR_PREFIX):
+            return  # POSIX xattrs of other sources have no place on an S3 object
+        path = self._match(record.pathname)
+        if path is None:
+            log.debug("xattr %s of %s: no such restored object", record.xattr_name, record.pathname)
+            return
+        self._xattrs.setdefault(path, {})[record.xattr_name] = value
+
+    def _match(self, pathname: str) -> str | None:
+        """The restored pathname an xattr belongs to: xattr records carry the snapshot's full
+        path, not the one relative to the restored directory (PROTOCOL.md §5.3)."""
+        if self._base is not None and pathname.startswith(self._base + "/"):
+            pathname = pathname[len(self._base) :]
+        if pathname in self._keys:
+            return pathname
+        segs = pathname.split("/")
+        for i in range(2, len(segs)):
+            candidate = "/" + "/".join(segs[i:])
+            if candidate in self._keys:
+                self._base = "/".join(segs[:i])
+                return candidate
+        return None
+
+    def finish(self) -> list[tuple[Record, str]]:
+        jobs = {path: self.pool.submit(self._apply, path, xa) for path, xa in self._xattrs.items()}
+        failures = []
+        for path, job in jobs.items():
+            try:
+                job.result()
+            except Exception as exc:  # noqa: BLE001 - reported per object
+                failures.append((Record(path, FileInfo(path.rsplit("/", 1)[-1])), str(exc)))
+        self._reset()
+        return failures
+
+    def _apply(self, path: str, xattrs: dict[str, bytes]) -> None:
+        if path not in self._written:
+            return  # its upload failed, and was reported then
+        key = self._keys[path]
+        size, content_type = self._written[path]
+        args, tags = restore_args(xattrs)
+        if set(args) - {"ContentType"} or args.get("ContentType", content_type) != content_type:
+            self._replace_metadata(key, size, args)
+        if tags:
+            self.s3.call(f"tag {key}", "put_object_tagging", Key=key, Tagging={"TagSet": tags})
+
+    def _replace_metadata(self, key: str, size: int, args: dict[str, Any]) -> None:
+        args = {**args, **self.s3.sse_write(), "MetadataDirective": "REPLACE"}
+        if self.s3.ssec_key is not None:
+            args.update(
+                CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey=self.s3.ssec_key
+            )
+        source = {"Bucket": self.target.bucket, "Key": key}
+        if size < COPY_LIMIT:
+            self.s3.call(
+                f"set metadata of {key}", "copy_object", Key=key, CopySource=source, **args
+            )
+        else:
+            self._wait(self.tm.copy(source, self.target.bucket, key, args), key)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.tm.shutdown()
+
+
+class _Joined(io.RawIOBase):
+    """The bytes already read, then the rest of the content; read(n) returns n bytes unless at
+    EOF, as s3transfer expects of a non-seekable file (a short read would make a short part)."""
+
+    def __init__(self, head: bytes, rest: ChunkStream) -> None:
+        super().__init__()
+        self._head = memoryview(head)
+        self._rest = rest
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        parts: list[bytes] = []
+        want = size if size >= 0 else 1 << 62
+        while want > 0:
+            if self._head:
+                piece = bytes(self._head[:want])
+                self._head = self._head[len(piece) :]
+            else:
+                piece = self._rest.read(want)
+                if not piece:
+                    break
+            parts.append(piece)
+            want -= len(piece)
+        data = b"".join(parts)
+        self.count += len(data)
+        return data
+
+
+class _SizeHint(BaseSubscriber):  # type: ignore[misc]
+    """Tell s3transfer the size of a huge non-seekable upload, so it grows the part size to
+    stay within 10,000 parts (it cannot know the size of a stream otherwise)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(size, MIN_PART)
+
+    def on_queued(self, future: Any, **kwargs: Any) -> None:
+        future.meta.provide_transfer_size(self.size)
+
+
+class _ByteBudget:
+    """At most `limit` bytes of small files buffered at once (one file may exceed it alone)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, n: int) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self.used == 0 or self.used + n <= self.limit)
+            self.used += n
+
+    def release(self, n: int) -> None:
+        with self._cond:
+            self.used -= n
+            self._cond.notify_all()

@@ -1,0 +1,292 @@
+"""Every config key of the s3 integration, once (STYLE.md "Options once"), and what they mean.
+
+The first twelve keys are the Go integration's, with its names, meanings and defaults, so an
+existing `plakar store add mystore s3://... access_key=... secret_access_key=...` line works
+unchanged. The rest are what the Go integration lacks (INTEGRATIONS.md "s3").
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from kloset_sdk import ConfigError, option, parse_location
+
+MiB = 1 << 20
+GiB = 1 << 30
+#: S3's limits (INTEGRATIONS.md): parts of 5 MiB to 5 GiB (the last may be smaller), 10,000 parts.
+MIN_PART = 5 * MiB
+MAX_PART = 5 * GiB
+MAX_PARTS = 10_000
+
+StorageClass = Literal[
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "GLACIER_IR",
+    "DEEP_ARCHIVE",
+]
+#: Classes whose objects cannot be read back without a restore: the store becomes write-only.
+FROZEN_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
+Checksum = Literal["sha256", "md5", "none"]
+WRITERS = {"storage", "exporter"}
+
+
+@dataclass(frozen=True)
+class S3Options:
+    location: str = option(
+        required=True,
+        pattern=r"^s3://[^/]+",
+        help="s3://<endpoint>/<bucket>[/prefix], or s3://<bucket>.<endpoint>[/prefix] with"
+        " virtual_host=true.",
+    )
+    access_key: str | None = option(
+        None,
+        min_length=1,
+        help="Access key ID. Leave access_key and secret_access_key unset to use the AWS"
+        " credential chain (environment, `profile`, web identity, ECS/EC2 instance role).",
+    )
+    secret_access_key: str | None = option(
+        None, secret=True, min_length=1, help="Secret access key that goes with access_key."
+    )
+    use_tls: bool = option(True, help="Talk HTTPS to the endpoint (false: plain HTTP).")
+    tls_insecure_no_verify: bool = option(
+        False, help="Do not verify the endpoint's TLS certificate (testing only)."
+    )
+    virtual_host: bool = option(
+        False,
+        help="The location's host name starts with the bucket (s3://<bucket>.<endpoint>/...);"
+        " requests use virtual-hosted addressing.",
+    )
+    endpoint: str = option(
+        "",
+        help="Endpoint host[:port]. Path style: when it differs from the location's host, the"
+        " whole location path (host included) is read as <bucket>[/prefix]. Required with"
+        " virtual_host unless the bucket is the host name's first label.",
+    )
+    port: int | None = option(
+        None,
+        minimum=1,
+        maximum=65535,
+        help="Endpoint port, when the location does not give one.",
+    )
+    root: str = option(
+        "/",
+        pattern="^/",
+        help="Prefix inside the bucket. Path style: a root that starts with the location's"
+        " bucket (or a location without a bucket) is read as /<bucket>/<prefix>.",
+    )
+    sse_customer_key: str | None = option(
+        None,
+        secret=True,
+        min_length=1,
+        help="SSE-C: base64 of a 32-byte AES-256 key, sent with every read and write.",
+    )
+    storage_class: StorageClass = option(
+        "STANDARD",
+        kinds={"storage"},
+        help="Class of new objects. GLACIER and DEEP_ARCHIVE make the store write-only (CONFIG"
+        " and locks stay in STANDARD), as in the Go integration.",
+    )
+    region: str = option(
+        "",
+        help="Region used to sign requests. Default: taken from an AWS host name"
+        " (s3.<region>.amazonaws.com), else the AWS environment/profile, else us-east-1.",
+    )
+    # -- beyond the Go integration ---------------------------------------------------------
+    session_token: str | None = option(
+        None, secret=True, min_length=1, help="STS session token for temporary access keys."
+    )
+    profile: str | None = option(
+        None,
+        min_length=1,
+        help="Shared config/credentials profile (~/.aws/config) used when access_key is unset.",
+    )
+    sse_kms_key_id: str | None = option(
+        None,
+        kinds=WRITERS,
+        min_length=1,
+        help="SSE-KMS: encrypt new objects with this KMS key (ID, ARN or alias/...).",
+    )
+    part_size: int = option(
+        16 * MiB,
+        kinds=WRITERS,
+        minimum=MIN_PART,
+        maximum=MAX_PART,
+        help="Bytes per multipart part; smaller objects go in one PUT. Grown automatically"
+        " when an object would need more than 10,000 parts.",
+    )
+    concurrency: int = option(
+        4,
+        minimum=1,
+        maximum=64,
+        help="Parts in flight per upload: memory per upload is at most concurrency x"
+        " part_size. The importer runs 4x this many listing/metadata requests at once.",
+    )
+    checksum: Checksum = option(
+        "sha256",
+        kinds=WRITERS,
+        help="Integrity check sent with every upload, verified by the server:"
+        " x-amz-checksum-sha256, Content-MD5, or none (for servers that reject both).",
+    )
+    metadata: bool = option(
+        True,
+        kinds={"importer"},
+        help="Record content-type, user metadata, tags and storage class as xattrs (a HEAD"
+        " per object, GetObjectTagging for tagged ones). false: list and read only.",
+    )
+    retries: int = option(
+        10,
+        minimum=1,
+        maximum=100,
+        advanced=True,
+        help="Attempts per request on throttling, 5xx and network errors (backoff with"
+        " jitter, Retry-After honoured).",
+    )
+    timeout: int = option(
+        60,
+        minimum=1,
+        maximum=3600,
+        advanced=True,
+        help="Connect and read timeout of each request, in seconds.",
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where requests go, derived from the options exactly once."""
+
+    endpoint_url: str
+    host: str  # host[:port]: the Origin Plakar shows and groups sources by
+    bucket: str
+    prefix: str  # without leading/trailing "/"; "" is the bucket's root
+    virtual_host: bool
+    region: str | None
+
+    def key(self, name: str) -> str:
+        """Key of `name` under the prefix (the Go store's `realpath`)."""
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+
+_AWS_HOST = re.compile(
+    r"^(?:[^.]+\.)*s3[.-](?:dualstack\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com"
+)
+
+
+def resolve(opts: S3Options) -> Target:
+    """Split the location as the Go integration does (common.SplitPathStyle/SplitVirtualHost)."""
+    loc = parse_location(opts.location, expect="s3")
+    host = loc.host
+    if not host:
+        raise ConfigError("location", f'"{opts.location}" names no host')
+    port = loc.port or opts.port
+    if port:
+        host = f"{host}:{port}"
+    endpoint = _bare_endpoint(opts.endpoint)
+    if opts.virtual_host:
+        bucket, host = _split_virtual_host(host, endpoint)
+        prefix = _one_prefix(loc.path, opts.root)
+    else:
+        path = loc.path
+        if endpoint and host != endpoint:
+            path = f"{host}/{path.lstrip('/')}"
+            host = endpoint
+        bucket, prefix = split_path_style(path, opts.root)
+    if not bucket:
+        raise ConfigError(
+            "location", "names no bucket: use s3://<endpoint>/<bucket>[/prefix] (or set root)"
+        )
+    region = opts.region or _aws_region(host)
+    scheme = "https" if opts.use_tls else "http"
+    return Target(
+        endpoint_url=f"{scheme}://{host}",
+        host=host,
+        bucket=bucket,
+        prefix=prefix.strip("/"),
+        virtual_host=opts.virtual_host,
+        region=region or None,
+    )
+
+
+def split_path_style(location_path: str, root: str) -> tuple[str, str]:
+    """(bucket, prefix) of a path-style location; see the `root` option for the old reading."""
+    bucket, _, prefix = location_path.lstrip("/").partition("/")
+    root_path = root.strip("/")
+    if not root_path:
+        return bucket, prefix
+    root_bucket, _, root_prefix = root.lstrip("/").partition("/")
+    if not bucket or root_bucket == bucket:
+        return root_bucket, root_prefix
+    if prefix.strip("/") and prefix.strip("/") != root_path:
+        raise ConfigError("root", f'"{root}" conflicts with the location path "{location_path}"')
+    return bucket, root.lstrip("/")
+
+
+def sse_customer_key(opts: S3Options) -> bytes | None:
+    """The 32 raw key bytes of SSE-C; the error never shows the value (it is a secret)."""
+    if not opts.sse_customer_key:
+        return None
+    try:
+        key = base64.b64decode(opts.sse_customer_key, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError("sse_customer_key", "is not valid base64") from None
+    if len(key) != 32:
+        raise ConfigError(
+            "sse_customer_key", f"must be the base64 of 32 bytes (AES-256), got {len(key)} bytes"
+        )
+    return key
+
+
+def check_auth(opts: S3Options) -> None:
+    if bool(opts.access_key) != bool(opts.secret_access_key):
+        missing = "secret_access_key" if opts.access_key else "access_key"
+        raise ConfigError(missing, "is required when the other key of the pair is set")
+    if opts.session_token and not opts.access_key:
+        raise ConfigError("session_token", "goes with access_key and secret_access_key")
+    if opts.sse_customer_key and opts.sse_kms_key_id:
+        raise ConfigError("sse_kms_key_id", "cannot be combined with sse_customer_key")
+
+
+def _bare_endpoint(endpoint: str) -> str:
+    endpoint = endpoint.strip()
+    for scheme in ("https://", "http://"):
+        if endpoint.startswith(scheme):
+            endpoint = endpoint[len(scheme) :]
+    return endpoint.rstrip("/").lstrip(".")
+
+
+def _split_virtual_host(host: str, endpoint: str) -> tuple[str, str]:
+    host = host.rstrip(".")
+    if endpoint:
+        suffix = "." + endpoint
+        if not host.endswith(suffix) or len(host) == len(suffix):
+            raise ConfigError(
+                "location", f'host "{host}" is not <bucket>.{endpoint} (virtual_host=true)'
+            )
+        return host[: -len(suffix)], endpoint
+    bucket, _, rest = host.partition(".")
+    if not rest:
+        raise ConfigError(
+            "location",
+            f'host "{host}" has no bucket label (virtual_host=true wants s3://<bucket>.<endpoint>)',
+        )
+    return bucket, rest
+
+
+def _one_prefix(url_path: str, root: str) -> str:
+    """Virtual host: the bucket is in the host name; location path and root both name the prefix."""
+    url_prefix, root_prefix = url_path.strip("/"), root.strip("/")
+    if url_prefix and root_prefix and url_prefix != root_prefix:
+        raise ConfigError("root", f'"{root}" conflicts with the location path "{url_path}"')
+    return root_prefix or url_prefix
+
+
+def _aws_region(host: str) -> str:
+    m = _AWS_HOST.match(host.split(":", 1)[0])
+    return m.group(1) if m else ""

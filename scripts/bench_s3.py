@@ -1,0 +1,182 @@
+"""Throughput of the s3 plugins next to plain boto3, against the same local SeaweedFS, same run.
+
+    .venv/bin/python scripts/bench_s3.py [--quick]
+
+Figures (median of 3 runs each; --quick: 1 run, smaller data):
+- storage Put / Get of 64 MiB objects through the storage plugin (the harness StoreClient,
+  as Plakar drives it: 1 MiB gRPC chunks), next to boto3's own managed upload_fileobj /
+  download_fileobj of the same bytes (default TransferConfig);
+- import of a bucket of 1,000 objects (256 KiB each) through the importer plugin, every file
+  opened and read as Plakar's backup does (16 at once), with and without the metadata xattrs,
+  next to boto3's transfer manager downloading the same objects 16 at a time.
+
+`run(quick)` returns the rows (figure, ours, reference, ratio, unit) for scripts/bench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "sdk"), str(ROOT / "integrations")]
+
+from kloset_sdk import Resource  # noqa: E402
+from kloset_sdk.harness import ImporterClient, PluginProcess, StoreClient  # noqa: E402
+from tests.emulators.seaweedfs import SeaweedFS  # noqa: E402
+
+MiB = 1 << 20
+JOBS = 16
+
+
+def plugin(kind: str) -> list[str]:
+    return [sys.executable, "-m", "kloset_sdk.plugin", "s3", kind]
+
+
+def config(server: SeaweedFS, bucket: str, **extra: str) -> dict[str, str]:
+    return {
+        "location": f"s3://{server.host_port}/{bucket}",
+        "access_key": server.access_key,
+        "secret_access_key": server.secret_key,
+        "use_tls": "false",
+        **extra,
+    }
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def median_rate(nbytes: int, runs: int, fn: Callable[[int], object]) -> float:
+    """MB/s (10^6 bytes per second) of the median run."""
+    return nbytes / statistics.median(timed(lambda i=i: fn(i)) for i in range(runs)) / 1e6
+
+
+class _Discard(io.RawIOBase):
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        return len(b)
+
+
+def bench_storage(server: SeaweedFS, size: int, runs: int) -> list[dict[str, Any]]:
+    client = server.client()
+    data = os.urandom(size)
+    bucket = "bench-store"
+    client.create_bucket(Bucket=bucket)
+    macs = [os.urandom(32) for _ in range(runs)]
+    with PluginProcess(plugin("storage")) as proc:
+        store = StoreClient(proc)
+        store.init(config(server, bucket))
+        store.create(b"bench")
+        ours_put = median_rate(size, runs, lambda i: store.put(Resource.PACKFILE, macs[i], data))
+        ours_get = median_rate(size, runs, lambda i: store.get(Resource.PACKFILE, macs[i]))
+        store.close()
+    ref_put = median_rate(
+        size, runs, lambda i: client.upload_fileobj(io.BytesIO(data), bucket, f"ref/{i}")
+    )
+    ref_get = median_rate(
+        size, runs, lambda i: client.download_fileobj(bucket, f"ref/{i}", _Discard())
+    )
+    mib = size // MiB
+    return [
+        row(f"storage Put, {mib} MiB object (ref: boto3 upload_fileobj)", ours_put, ref_put),
+        row(f"storage Get, {mib} MiB object (ref: boto3 download_fileobj)", ours_get, ref_get),
+    ]
+
+
+def bench_import(server: SeaweedFS, count: int, size: int, runs: int) -> list[dict[str, Any]]:
+    from boto3.s3.transfer import TransferConfig, create_transfer_manager
+
+    client = server.client(max_pool_connections=2 * JOBS)
+    bucket = "bench-import"
+    client.create_bucket(Bucket=bucket)
+    keys = [f"d{i % 10}/obj{i:05d}" for i in range(count)]
+    with ThreadPoolExecutor(JOBS) as pool:
+        list(
+            pool.map(lambda k: client.put_object(Bucket=bucket, Key=k, Body=os.urandom(size)), keys)
+        )
+    total = count * size
+
+    def ours(metadata: str) -> Callable[[int], object]:
+        def once(_: int) -> None:
+            with PluginProcess(plugin("importer")) as proc:
+                importer = ImporterClient(proc)
+                importer.init(config(server, bucket, metadata=metadata), maxconcurrency=JOBS)
+                run = importer.scan(read=True, jobs=JOBS)
+                importer.close()
+            got = sum(r.read for r in run.records)
+            if got != total or run.errors:
+                raise RuntimeError(f"import read {got} of {total} bytes: {run.errors[:3]}")
+
+        return once
+
+    def reference(_: int) -> None:
+        listed = [
+            o["Key"]
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+            for o in page.get("Contents", [])
+        ]
+        with create_transfer_manager(client, TransferConfig(max_concurrency=JOBS)) as tm:
+            futures = [tm.download(bucket, k, _Discard()) for k in listed]
+            for f in futures:
+                f.result()
+
+    ref = median_rate(total, runs, reference)
+    label = f"import, {count} x {size // 1024} KiB (ref: boto3 transfer manager, {JOBS} at once)"
+    return [
+        row(label + ", metadata=true", median_rate(total, runs, ours("true")), ref),
+        row(label + ", metadata=false", median_rate(total, runs, ours("false")), ref),
+    ]
+
+
+def row(figure: str, ours: float, reference: float) -> dict[str, Any]:
+    return {
+        "figure": figure,
+        "ours": round(ours, 1),
+        "reference": round(reference, 1),
+        "ratio": round(ours / reference, 2) if reference else 0.0,
+        "unit": "MB/s",
+    }
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    """Start a SeaweedFS, measure, stop it; the rows of the table."""
+    runs = 1 if quick else 3
+    with SeaweedFS() as server:
+        rows = bench_storage(server, (16 if quick else 64) * MiB, runs)
+        rows += bench_import(server, 200 if quick else 1000, 256 * 1024, runs)
+    return rows
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    out = ["| figure | ours | reference | ratio | unit |", "|---|---:|---:|---:|---|"]
+    for r in rows:
+        out.append(
+            f"| {r['figure']} | {r['ours']} | {r['reference']} | {r['ratio']} | {r['unit']} |"
+        )
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--quick", action="store_true", help="1 run of smaller data (a smoke test)")
+    args = p.parse_args(argv)
+    print(table(run(quick=args.quick)))
+    print(f"\n(SeaweedFS on 127.0.0.1, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
