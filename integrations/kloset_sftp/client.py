@@ -213,11 +213,12 @@ class SFTPSession:
                 self._cond.wait(1.0)
 
     def _open_channel(self) -> Channel:
-        ch = Channel.from_transport(self._transports[-1], window_size=WINDOW)
-        if ch is None:
-            raise paramiko.SSHException("cannot open an SFTP channel")
+        # Not Channel.from_transport: its channel open waits up to an hour on a silent link.
+        chan = self._transports[-1].open_session(window_size=WINDOW, timeout=self._timeout)
+        chan.settimeout(self._timeout * 4)
+        chan.invoke_subsystem("sftp")
+        ch = Channel(chan)
         ch.generation = self._generation
-        ch.sock.settimeout(self._timeout * 4)
         if self._limits is None:
             ch.load_limits()
             self._limits = (ch.read_size, ch.write_size)

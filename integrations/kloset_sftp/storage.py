@@ -120,7 +120,18 @@ class SFTPStorage(Storage[SFTPOptions]):
 
     def delete(self, res: Resource, mac: bytes) -> None:
         path = self._object(res, mac)
-        self.session.run(lambda ch: ch.remove(path), f"delete {path}")
+        attempts = []
+
+        def remove(ch: Channel) -> None:
+            attempts.append(1)
+            try:
+                ch.remove(path)
+            except FileNotFoundError:
+                if len(attempts) == 1:
+                    raise
+                # retried after a dropped connection: the first attempt got there first
+
+        self.session.run(remove, f"delete {path}")
 
     def list(self, res: Resource) -> Iterable[bytes]:
         if res not in LISTED:

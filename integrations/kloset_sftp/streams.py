@@ -68,6 +68,8 @@ class RemoteReader:
         return self
 
     def _chunk(self) -> bytes:
+        if self._closed:
+            return b""
         data = self._attempt(lambda pipe: pipe.read_chunk())
         self.pos += len(data)
         return data
