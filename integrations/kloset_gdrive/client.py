@@ -249,9 +249,9 @@ class DriveClient:
             params["acknowledgeAbuse"] = "true"
         return self.file_url(file_id, **params)
 
-    def start_page_token(self) -> str:
+    def start_page_token(self, drive_id: str | None) -> str:
         kw: dict[str, Any] = {}
-        if self.drive_id:
-            kw = self._all_drives({"driveId": self.drive_id})
+        if drive_id:
+            kw = self._all_drives({"driveId": drive_id})
         resp = self.call(self.service.changes().getStartPageToken(**kw), "changes start token")
         return str(resp["startPageToken"])

@@ -83,22 +83,21 @@ class GdriveImporter(Importer[GdriveOptions]):
         token = ""
         root: Meta | None = None
         if state is not None:
+            drive = state.root.get("driveId") or client.drive_id
             try:
-                found, token = incremental.changes(client, state.token)
+                found, token = incremental.changes(client, state.token, drive)
             except KlosetError as exc:
                 if not incremental.token_refused(exc):
                     raise
                 log.warning("incremental: the stored page token was refused (%s)", exc)
                 state = None
             else:
-                walker.index = incremental.restore_index(state, client.drive_id)
+                walker.index = incremental.restore_index(state, drive)
                 n = incremental.apply(walker.index, found, self.opts, state.root["id"])
                 root = walker.index.get(state.root["id"]) or state.root
                 log.info("incremental: %d changes since the last backup", n)
         if root is None:
-            if self.opts.incremental:
-                token = client.start_page_token()  # before the walk: nothing slips between
-            root = self._root(walker)
+            root, token = self._start(walker)
         nodes, used = walker.build(root)
         walker.index.keep_only(used)
         if self.opts.incremental:
@@ -112,11 +111,15 @@ class GdriveImporter(Importer[GdriveOptions]):
             self._done = True
             self._maybe_commit()
 
-    def _root(self, walker: Walker) -> Meta:
-        """Resolve the location to its folder, listing the whole corpus when it is a root."""
+    def _start(self, walker: Walker) -> tuple[Meta, str]:
+        """Resolve the location, take a changes token (incremental) before anything is listed,
+        then list the whole corpus when the location is the root of a drive."""
         opts, client = self.opts, self.client
         parts = opts.path_parts
+        token = ""
         if opts.shared_with_me:
+            if opts.incremental:
+                token = client.start_page_token(None)
             root: Meta = {"id": SHARED_ROOT, "name": "", "mimeType": fmt.FOLDER, "parents": []}
             walker.list_shared_with_me()
         else:
@@ -124,13 +127,16 @@ class GdriveImporter(Importer[GdriveOptions]):
             root = client.get(base, FILE_FIELDS)
             if root.get("mimeType") != fmt.FOLDER:
                 raise ConfigError("root_folder_id", f"{base} is not a folder")
+            drive = root.get("driveId") or client.drive_id
+            if opts.incremental:
+                token = client.start_page_token(drive)
             if not parts and not opts.root_folder_id:
-                walker.list_corpus(root["id"], client.drive_id)
+                walker.list_corpus(root["id"], drive)
         walker.index.put(root)
         for part in parts:
             root = self._child_folder(walker, root, part)
             walker.index.put(root)
-        return root
+        return root, token
 
     def _child_folder(self, walker: Walker, parent: Meta, name: str) -> Meta:
         if parent["id"] == SHARED_ROOT:

@@ -78,8 +78,11 @@ def save(opts: GdriveOptions, state: State) -> None:
     )
 
 
-def changes(client: DriveClient, token: str) -> tuple[list[dict[str, Any]], str]:
-    """Every change since `token`, and the token to start from next time."""
+def changes(
+    client: DriveClient, token: str, drive_id: str | None
+) -> tuple[list[dict[str, Any]], str]:
+    """Every change since `token` (in one shared drive, or My Drive and shared items), and the
+    token to start from next time."""
     kw: dict[str, Any] = {
         "pageToken": token,
         "pageSize": PAGE_SIZE,
@@ -88,8 +91,8 @@ def changes(client: DriveClient, token: str) -> tuple[list[dict[str, Any]], str]
         "fields": "nextPageToken,newStartPageToken,"
         f"changes(changeType,removed,fileId,file({FILE_FIELDS}))",
     }
-    if client.drive_id:
-        kw.update(driveId=client.drive_id, includeItemsFromAllDrives=True, supportsAllDrives=True)
+    if drive_id:
+        kw.update(driveId=drive_id, includeItemsFromAllDrives=True, supportsAllDrives=True)
     out: list[dict[str, Any]] = []
     while True:
         page = client.call(client.service.changes().list(**kw), "changes")

@@ -89,3 +89,16 @@ def test_dropped_answers_make_no_twins(emu: DriveEmulator) -> None:
     assert emu.stats["dropped"] == 3, emu.stats
     assert sorted(i.name for i in emu.children(emu.find("t"))) == ["g.txt", "sub"]
     assert [i.name for i in emu.children(emu.find("t/sub"))] == ["f.txt"]
+
+
+def test_paths_outside_the_target_are_refused(emu: DriveEmulator) -> None:
+    now = 1_700_000_000_000_000_000
+    bad = ["/../up.txt", "/a/../../up2.txt", "../rel.txt", "/nul\x00.txt", ""]
+    items: list[tuple[Record, bytes | None]] = [
+        (Record.directory("/", FileInfo("/", mode=0o755, mtime_ns=now)), None)
+    ]
+    items += [(Record(p, FileInfo("x", size=1, mode=0o644, mtime_ns=now)), b"x") for p in bad]
+    errors = export(drive_config(emu, "gdrive://t"), items)
+    assert len(errors) == len(bad), errors
+    assert emu.children(emu.find("t")) == []
+    assert [i.name for i in emu.children("root")] == ["t"]

@@ -222,3 +222,20 @@ def test_trash_formats_and_shortcut_skipping(emu: DriveEmulator) -> None:
     assert {"/Notes.odt", "/Chart.pdf", "/bin.txt"} <= set(got)
     assert not [p for p in got if p.startswith("/link")]
     assert run.xattrs()[("/Notes.odt", "user.gdrive.mime_type")].read > 0
+
+
+def test_incremental_below_a_shared_drive_folder(emu: DriveEmulator, state_file: str) -> None:
+    """root_folder_id inside a shared drive: the changes come from that drive's log."""
+    drive, exp = shared_drive(emu)
+    docs = exp.ids["/Docs/team-1.dat"]
+    folder = emu.item(docs).parents[0]
+    config = drive_config(emu, root_folder_id=folder, incremental="true", state_file=state_file)
+    first = scan(config)
+    assert "/team-1.dat" in first.by_path()
+    emu.update_content(docs, b"edited in the shared drive")
+    emu.add_file("outside.txt", b"My Drive, not ours")
+    emu.reset_stats()
+    infos, read = cached_scan(config, infos_of(first))
+    assert list(read) == ["/team-1.dat"]
+    assert emu.stats["changes"] == 1 and emu.stats["list"] == 0, emu.stats
+    assert {r.query.get("driveId") for r in emu.request_log if r.kind == "changes"} == {drive}
