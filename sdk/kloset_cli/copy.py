@@ -199,6 +199,7 @@ def run_copy(
             imp.identity.root,
             bool(exp.identity.flags & Flag.EXPORTXATTR),
         )
+        drain = True  # end the Import stream cleanly unless the copy is abandoned
         try:
             while not feed.exhausted:
                 try:
@@ -213,11 +214,16 @@ def run_copy(
                 except grpc.RpcError as exc:
                     if feed.aborted is None:
                         counters.fail("(export)", rpc_message(exc))
+                        drain = False  # the exporter is gone: listing the rest helps no one
                         break
             if feed.error is not None:
                 counters.fail("(copy)", str(feed.error))
+        except KeyboardInterrupt:
+            drain = False  # Ctrl-C: stop now; connect() ends both plugins
+            raise
         finally:
-            sess.end()
+            if drain:
+                sess.end()
             if counter is not None:
                 counter.join(5)
             if stats is not None:

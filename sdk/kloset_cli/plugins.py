@@ -8,6 +8,7 @@ executable stand in (`--exe ./dist/plakar/s3/s3Storage` runs a packaged connecto
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,16 +35,23 @@ def plugin_argv(proto: str, kind: str, exe: str | None = None) -> list[str]:
 
     Resolving here (a cheap import of the integration's `__init__`) turns "not installed" into
     one clear line instead of a dead plugin process and a gRPC UNAVAILABLE.
+
+    The plugin runs in its own session (`setsid`, which execs without forking here): a Ctrl-C
+    in the terminal then reaches only klosetctl, which ends its plugins itself (stdin EOF,
+    then SIGKILL), instead of every plugin printing a KeyboardInterrupt traceback mid-startup.
     """
     if exe:
-        return [exe]
-    from kloset_sdk.registry import connectors
+        argv = [exe]
+    else:
+        from kloset_sdk.registry import connectors
 
-    try:
-        connectors(proto, kind)
-    except KlosetError as exc:
-        raise CliError(f"{proto}: {exc}") from None
-    return [sys.executable, "-m", "kloset_sdk.plugin", proto, kind]
+        try:
+            connectors(proto, kind)
+        except KlosetError as exc:
+            raise CliError(f"{proto}: {exc}") from None
+        argv = [sys.executable, "-m", "kloset_sdk.plugin", proto, kind]
+    setsid = shutil.which("setsid")
+    return [setsid, *argv] if setsid else argv
 
 
 def rpc_message(exc: BaseException) -> str:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from tests.cli.conftest import cli_env, klosetctl
@@ -90,3 +94,42 @@ def test_copy_rich_progress_renders(src_tree: Path, tmp_path: Path) -> None:
     proc = klosetctl("copy", f"tree://{src_tree}", f"tree://{dst}", "--progress", "rich")
     assert proc.returncode == 0, proc.stderr
     assert "4/4 files" in proc.stderr and "MB" in proc.stderr
+
+
+def test_copy_interrupted_exits_130_and_stops_its_plugins(tmp_path: Path) -> None:
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kloset_cli",
+            "copy",
+            "slow://x",
+            f"tree://{dst}",
+            "--progress",
+            "plain",
+            "--no-count",
+        ],
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while len(list(dst.iterdir())) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    children = child_pids(proc.pid)
+    assert len(children) == 2, "one importer and one exporter plugin"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err
+    assert len(list(dst.iterdir())) < 1000
+    time.sleep(0.5)
+    assert not [p for p in children if Path(f"/proc/{p}").exists()], "plugins outlived Ctrl-C"
+
+
+def child_pids(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 from kloset_sdk import ChunkStream, Exporter, FileInfo, Identity, Record, modes, parse_location
@@ -54,3 +55,20 @@ class FlakyExporter(Exporter[TreeOptions]):
             data = b"".join(content)  # raises if the stream ends without the terminator
             with open(target, "wb") as f:
                 f.write(data)
+
+
+def _slow_content() -> Iterator[bytes]:
+    time.sleep(0.1)
+    yield b"x" * 1000
+
+
+class SlowImporter(TreeImporter):
+    type_name = "slow"
+
+    def identity(self) -> Identity:
+        return Identity("localhost", "slow", "/")
+
+    def records(self) -> Iterator[Record]:
+        yield Record.directory("/", _info("/", 0, True))
+        for i in range(1000):
+            yield Record.file(f"/f{i:04d}", _info(f"f{i:04d}", 1000), _slow_content)
