@@ -2,9 +2,18 @@
 
 grpcio cannot adopt file descriptors (P5), so the server listens on a Unix socket inside a fresh
 0700 directory, one relay connection is made to it, and the socket file and directory are
-removed at once: no other process can reach the server. Two threads copy bytes between the pipes
-and that connection with plain read/write (not splice: splicing from a socket into a pipe holds
-the pipe lock while it waits and stalls the host reading it).
+removed at once: no other process can reach the server.
+
+The relay copies bytes between the pipes and that connection. By default it runs in a child
+process forked before grpc starts (the fork is single-threaded, grpc has no state to corrupt):
+in the server's own process every relay wake-up must take the GIL back, and with an Import, its
+acks and eight Opens in flight that GIL hand-off was a large part of the per-file cost (20,000
+small files: +27 % records/s and -25 % CPU with the relay out of the process, see
+docs/BENCHMARKS.notes.md). The child only moves bytes with splice() (pipe pages go into the
+socket without a copy in user space) and exits when stdin ends or when the server side closes;
+the parent then stops the server and exits 0, and a SIGKILLed parent takes the relay down with
+it because its end of the socket closes. `KLOSET_SDK_RELAY=thread` keeps the relay in-process
+(threads), `KLOSET_SDK_NO_SPLICE=1` makes it copy with read/write instead of splice.
 
 Before serving, the real fd 1 is moved out of reach and fd 1 / sys.stdout point at stderr, so a
 stray print from any library cannot corrupt HTTP/2 (P16); fd 0 becomes /dev/null.
@@ -18,6 +27,7 @@ import logging
 import os
 import select
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -31,9 +41,21 @@ import grpc
 log = logging.getLogger(__name__)
 
 F_SETPIPE_SZ = 1031
+#: Pipe capacity asked for both wire pipes: a whole 1 MiB message fits, so the host and the
+#: relay rarely wait on each other (the default 64 KiB pipe means 16 wake-ups per chunk).
 PIPE_SIZE = 1 << 20
 RELAY_BUF = 1 << 20
+#: Send/receive buffer of the relay's socket: room for several 1 MiB messages in flight, so
+#: grpc's writes do not block on the relay (capped by net.core.[rw]mem_max; harmless if so).
+SOCK_BUF = 4 << 20
 DEFAULT_WORKERS = 128
+#: No keepalive pings, connection ages or idle limits: the host cannot re-dial (P5).
+SERVER_OPTIONS: list[tuple[str, int]] = [
+    ("grpc.so_reuseport", 0),
+    ("grpc.max_send_message_length", 4 << 20),
+    ("grpc.max_receive_message_length", 4 << 20),
+    ("grpc.http2.max_pings_without_data", 0),
+]
 
 
 def guard_stdio() -> tuple[int, int]:
@@ -62,35 +84,49 @@ def guard_stdio() -> tuple[int, int]:
     return in_fd, out_fd
 
 
+def start_server(
+    register: Callable[[grpc.Server], None], workers: int, path: str
+) -> tuple[grpc.Server, ThreadPoolExecutor]:
+    """Start a gRPC server listening on the Unix socket `path` (inside a private directory)."""
+    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kloset-rpc")
+    server = grpc.server(executor, options=SERVER_OPTIONS)
+    register(server)
+    server.add_insecure_port("unix:" + path)
+    server.start()
+    return server, executor
+
+
+def connect(path: str) -> socket.socket:
+    """The relay's end of the connection, with buffers big enough for whole messages."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, opt, SOCK_BUF)
+        except OSError:
+            pass
+    sock.connect(path)
+    return sock
+
+
 def private_server(
     register: Callable[[grpc.Server], None], workers: int
 ) -> tuple[grpc.Server, socket.socket, ThreadPoolExecutor]:
     """Start a gRPC server reachable only through the returned connected socket."""
-    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kloset-rpc")
-    server = grpc.server(
-        executor,
-        options=[
-            ("grpc.so_reuseport", 0),
-            ("grpc.max_send_message_length", 4 << 20),
-            ("grpc.max_receive_message_length", 4 << 20),
-            ("grpc.http2.max_pings_without_data", 0),
-        ],
-    )
-    register(server)
     tmp = tempfile.mkdtemp(prefix="kloset-")  # mkdtemp makes it 0700
     path = os.path.join(tmp, "grpc.sock")
     try:
-        server.add_insecure_port("unix:" + path)
-        server.start()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(path)
+        server, executor = start_server(register, workers, path)
+        sock = connect(path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return server, sock, executor
 
 
+# -- the relay ----------------------------------------------------------------------------------
+
+
 def _pump_in(in_fd: int, sock: socket.socket) -> None:
-    """Host -> server. splice() moves pipe pages into the socket without entering Python."""
+    """Host -> server. splice() moves pipe pages into the socket without entering user space."""
     try:
         if _splice_ok():
             sfd = sock.fileno()
@@ -112,12 +148,12 @@ def _pump_in(in_fd: int, sock: socket.socket) -> None:
         log.debug("stdin relay stopped: %s", exc)
 
 
-def _pump_out(sock: socket.socket, out_fd: int, on_exit: Callable[[], None]) -> None:
+def _pump_out(sock: socket.socket, out_fd: int) -> None:
     """Server -> host.
 
-    splice() from a socket into a pipe would hold the pipe's lock while it waits for socket
-    data, stalling the host that reads the pipe; so it is only called non-blocking, after
-    poll() says the socket has data and the pipe has room.
+    splice() from a socket into a pipe holds the pipe's lock while it waits for socket data,
+    which would stall the host reading the pipe; so it is only called non-blocking, first
+    straight away (data usually follows data) and after poll() when it would block.
     """
     try:
         if _splice_ok():
@@ -137,8 +173,6 @@ def _pump_out(sock: socket.socket, out_fd: int, on_exit: Callable[[], None]) -> 
                 off += os.write(out_fd, view[off:n])
     except OSError as exc:
         log.debug("stdout relay stopped: %s", exc)
-    finally:
-        on_exit()
 
 
 class _NoSplice(Exception):
@@ -157,32 +191,125 @@ def _splice_out(sock: socket.socket, out_fd: int) -> None:
     poll_out = select.poll()
     poll_out.register(out_fd, select.POLLOUT)
     first = True
+    readable = False
     while True:
-        poll_in.poll()
         try:
             n = os.splice(sfd, out_fd, RELAY_BUF, flags=flags)
         except BlockingIOError:
-            poll_out.poll()  # pipe full (or spurious wake-up): wait for room, then retry
+            if readable:
+                # The socket had data and still nothing moved: the pipe is full. Wait for room.
+                poll_out.poll()
+                readable = False
+            else:
+                poll_in.poll()
+                readable = True
             continue
         except OSError as exc:
             if exc.errno == errno.EINVAL and first:
                 raise _NoSplice() from None
             raise
         first = False
+        readable = False
         if not n:
             return
+
+
+def _relay_threads(in_fd: int, out_fd: int, sock: socket.socket) -> threading.Event:
+    """Run both directions on daemon threads; the event is set when either one ends."""
+    ended = threading.Event()
+
+    def run(fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        finally:
+            ended.set()
+
+    threading.Thread(
+        target=run, args=(lambda: _pump_out(sock, out_fd),), name="kloset-out", daemon=True
+    ).start()
+    threading.Thread(
+        target=run, args=(lambda: _pump_in(in_fd, sock),), name="kloset-in", daemon=True
+    ).start()
+    return ended
+
+
+class RelayProcess:
+    """The relay in a forked child, started before the server and connected once it listens.
+
+    Handshake over two pipes: the parent writes one byte when the server listens on `path`, the
+    child connects and writes one byte back, then the parent removes the socket file. The child
+    keeps only the two wire fds, stderr and its socket (any other inherited fd, such as the
+    server's end of the connection, would keep the socket open after the parent died).
+    """
+
+    def __init__(self, in_fd: int, out_fd: int, path: str) -> None:
+        go_r, self._go = os.pipe()
+        self._ready, ready_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, which never returns
+            self._child(in_fd, out_fd, path, go_r, ready_w)
+        self.pid = pid
+        os.close(go_r)
+        os.close(ready_w)
+
+    @staticmethod
+    def _child(in_fd: int, out_fd: int, path: str, go_r: int, ready_w: int) -> NoReturn:
+        code = 0
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
+            keep = sorted({0, 1, 2, in_fd, out_fd, go_r, ready_w})
+            low = 3
+            for fd in keep:
+                if fd >= low:
+                    os.closerange(low, fd)
+                    low = fd + 1
+            os.closerange(low, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 4096)
+            if os.read(go_r, 1) != b"1":
+                os._exit(1)  # the parent failed before the server listened
+            sock = connect(path)
+            os.write(ready_w, b"1")
+            os.close(go_r)
+            os.close(ready_w)
+            _relay_threads(in_fd, out_fd, sock).wait()
+        except BaseException:  # noqa: BLE001 - nothing may escape a forked child
+            code = 1
+        os._exit(code)
+
+    def start(self) -> None:
+        """Tell the child the server listens; return once it is connected."""
+        try:
+            os.write(self._go, b"1")
+            if os.read(self._ready, 1) != b"1":
+                raise OSError("the relay process could not connect to the gRPC server")
+        finally:
+            os.close(self._go)
+            os.close(self._ready)
+
+    def wait(self) -> int:
+        """Block until the relay ends (stdin EOF, or the host went away); its exit status."""
+        _, status = os.waitpid(self.pid, 0)
+        return os.waitstatus_to_exitcode(status)
 
 
 def serve_stdio(register: Callable[[grpc.Server], None], workers: int | None = None) -> NoReturn:
     """Serve until stdin reaches EOF, then stop in-flight calls and exit 0 (§9 item 4)."""
     in_fd, out_fd = guard_stdio()
     n = workers or int(os.environ.get("KLOSET_SDK_WORKERS", DEFAULT_WORKERS))
-    server, sock, executor = private_server(register, n)
-    gone = threading.Event()
-    threading.Thread(
-        target=_pump_out, args=(sock, out_fd, gone.set), name="kloset-out", daemon=True
-    ).start()
-    _pump_in(in_fd, sock)
+    if os.environ.get("KLOSET_SDK_RELAY", "") == "thread" or not hasattr(os, "fork"):
+        server, sock, executor = private_server(register, n)
+        _relay_threads(in_fd, out_fd, sock).wait()
+    else:
+        tmp = tempfile.mkdtemp(prefix="kloset-")  # mkdtemp makes it 0700
+        path = os.path.join(tmp, "grpc.sock")
+        try:
+            relay = RelayProcess(in_fd, out_fd, path)  # before grpc starts any thread
+            os.close(in_fd)  # the child owns the wire now: its exit is the host's EOF
+            os.close(out_fd)
+            server, executor = start_server(register, n, path)
+            relay.start()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        relay.wait()
     log.debug("stdin closed: stopping")
     shutdown(server, executor)
     os._exit(0)
