@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import stat
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -181,3 +184,29 @@ def test_xattrs_follow_the_exported_subtree(exporter: tuple[ExporterClient, Path
     assert os.getxattr(dst, "user.root") == b"r"
     assert os.listxattr(dst / "f") == ["user.top"]
     assert os.listxattr(dst / "data" / "f") == ["user.nested"]
+
+
+def test_devices_need_root_fifos_do_not() -> None:
+    """Run the exporter as nobody: a device is a result error, a FIFO is restored."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to drop privileges")
+    top = Path(tempfile.mkdtemp(prefix="kloset-fs-"))
+    try:
+        os.chmod(top, 0o777)
+        drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        chr_mode = modes.MODE_DEVICE | modes.MODE_CHAR_DEVICE | 0o600
+        dev = FileInfo("null", mode=chr_mode, flags=os.makedev(1, 3))
+        fifo = FileInfo("pipe", mode=modes.MODE_NAMED_PIPE | 0o640)
+        with PluginProcess([*drop, *plugin_argv("fs", "exporter")]) as proc:
+            client = ExporterClient(proc)
+            client.init({"location": f"posixfs://{top}/t"}, proto="posixfs")
+            run = client.export(
+                [d("/"), (Record.other("/null", dev), None), (Record.other("/pipe", fifo), None)]
+            )
+            client.close()
+        assert list(dict(run.errors)) == ["/null"] and "needs root" in run.errors[0][1]
+        st = os.lstat(top / "t" / "pipe")
+        assert stat.S_ISFIFO(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o640
+        assert not (top / "t" / "null").exists()
+    finally:
+        shutil.rmtree(top)
