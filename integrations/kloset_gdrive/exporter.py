@@ -28,6 +28,7 @@ from .upload import read_full, upload
 log = logging.getLogger(__name__)
 UPLOAD_WORKERS = 8
 LIST_FIELDS = "id,name,mimeType,createdTime"
+UPLOAD_FIELDS = "id,name,size,md5Checksum"
 
 
 class _Chain(io.RawIOBase):
@@ -113,7 +114,8 @@ class GdriveExporter(Exporter[GdriveOptions]):
         oldest = min(found, key=lambda m: (m.get("createdTime") or "", m["id"]), default=None)
         if oldest is not None:
             return str(oldest["id"])
-        made = self.client.create({"name": name, "mimeType": fmt.FOLDER, "parents": [parent]})
+        body = {"name": name, "mimeType": fmt.FOLDER, "parents": [parent]}
+        made = self.client.create(body, LIST_FIELDS)
         self._known[made["id"]] = {}  # new: nothing to list
         return str(made["id"])
 
@@ -170,14 +172,16 @@ class GdriveExporter(Exporter[GdriveOptions]):
         try:
             head = read_full(content, chunk)
             if len(head) == chunk:  # big: stream it now, the content cannot wait
-                upload(self.client, meta, _Chain(head, content), chunk, file_id)
+                upload(self.client, meta, _Chain(head, content), chunk, file_id, UPLOAD_FIELDS)
                 return None
         except BaseException:
             if file_id is None:
                 self._known[parent].pop(name, None)  # nothing was created
             raise
         self._slots.acquire()
-        fut = self._pool.submit(upload, self.client, meta, io.BytesIO(head), chunk, file_id)
+        fut = self._pool.submit(
+            upload, self.client, meta, io.BytesIO(head), chunk, file_id, UPLOAD_FIELDS
+        )
         done: Future[None] = Future()
         fut.add_done_callback(lambda f: self._settle(done, f, parent, name, file_id))
         return done

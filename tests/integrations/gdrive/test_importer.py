@@ -87,10 +87,12 @@ def check_tree(run: ImportRun, exp: Expected) -> None:
 
 def test_big_drive_then_incremental(emu: DriveEmulator, state_file: str) -> None:
     exp = big_drive(emu, 3000)
+    drive, team = shared_drive(emu)
+    check_tree(scan(drive_config(emu, shared_drive_id=drive)), team)
     config = drive_config(emu, incremental="true", state_file=state_file)
     emu.reset_stats()
     first = scan(config)
-    check_tree(first, exp)
+    check_tree(first, exp)  # nothing of the shared drive or of "Shared with me" in My Drive
     assert first.identity.flags & Flag.STREAM  # the source must not be listed twice
     full = dict(emu.stats)
     # the whole corpus in 1000-item pages, plus the root, the start token and the token refresh
@@ -190,9 +192,12 @@ def test_moves_seen_incrementally(emu: DriveEmulator, state_file: str) -> None:
 def test_shared_drive(emu: DriveEmulator) -> None:
     drive, exp = shared_drive(emu)
     big_drive(emu, 10)  # My Drive content must not leak in
+    emu.reset_stats()
     run = scan(drive_config(emu, shared_drive_id=drive))
     check_tree(run, exp)
     assert run.identity.origin.endswith(f"/drives/{drive}")
+    lists = [r for r in emu.request_log if r.kind == "list"]
+    assert len(lists) == 1 and lists[0].query.get("corpora") == "drive"  # one corpus listing
 
 
 def test_shared_with_me_and_options(emu: DriveEmulator) -> None:
