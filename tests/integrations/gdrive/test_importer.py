@@ -215,6 +215,8 @@ def test_trash_formats_and_shortcut_skipping(emu: DriveEmulator) -> None:
     emu.add_doc("Chart", "drawing")
     emu.add_shortcut("link", doc)
     emu.trash(emu.add_file("bin.txt", b"trash"))
+    emu.add_file("a/b", b"slash")
+    emu.add_file("..", b"dots")
     run = scan(
         drive_config(
             emu,
@@ -224,7 +226,8 @@ def test_trash_formats_and_shortcut_skipping(emu: DriveEmulator) -> None:
         )
     )
     got = run.by_path()
-    assert {"/Notes.odt", "/Chart.pdf", "/bin.txt"} <= set(got)
+    assert {"/Notes.odt", "/Chart.pdf", "/bin.txt", "/a\uff0fb", "/_.."} <= set(got)
+    assert got["/a\uff0fb"].read == 5
     assert not [p for p in got if p.startswith("/link")]
     assert run.xattrs()[("/Notes.odt", "user.gdrive.mime_type")].read > 0
 
