@@ -25,7 +25,7 @@ from botocore.config import Config
 from kloset_sdk import ConfigError, Fatal, KlosetError, NotFound, PermissionDenied
 from kloset_sdk.retry import Pacer, Retry, RetryPolicy, parse_retry_after
 
-from .options import S3Options, Target, check_auth, sse_customer_key
+from .options import S3Options, Target, check_auth, show, sse_customer_key
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -160,7 +160,8 @@ class S3Client:
             session = boto3.session.Session(profile_name=opts.profile)
         except bx.ProfileNotFound:
             raise ConfigError(
-                "profile", f'"{opts.profile}" is not in ~/.aws/config or ~/.aws/credentials'
+                "profile",
+                f"{show(opts.profile or '')} is not in ~/.aws/config or ~/.aws/credentials",
             ) from None
         self._session = session
         self._region = target.region or session.region_name or "us-east-1"
@@ -171,6 +172,17 @@ class S3Client:
         self.raw: Any = self._make({"total_max_attempts": 1})
 
     def _make(self, retries: dict[str, Any]) -> Any:
+        try:
+            return self._make_client(retries)
+        except bx.InvalidRegionError:
+            raise ConfigError("region", f"{show(self._region)} is not a region name") from None
+        except (ValueError, bx.BotoCoreError) as exc:
+            key = "endpoint" if self.opts.endpoint else "location"
+            raise ConfigError(
+                key, f"boto3 refuses {show(self.target.endpoint_url)}: {type(exc).__name__}"
+            ) from None
+
+    def _make_client(self, retries: dict[str, Any]) -> Any:
         opts, target = self.opts, self.target
         raw = self._session.client(
             "s3",

@@ -1,14 +1,15 @@
 """Restore a snapshot into a bucket (or a prefix of it), with the metadata our importer kept.
 
 Each file becomes the object `<prefix>/<pathname>` (mapping.path_to_key undoes the importer's
-escapes), uploaded by boto3's transfer manager: multipart above `part_size`, `concurrency`
-parts in flight, at most that many parts buffered. S3 needs no temporary name: an object
+escapes), uploaded by boto3's transfer manager: multipart above `part_size`, at most
+`concurrency` parts of a stream buffered. S3 needs no temporary name: an object
 appears only when its PUT or CompleteMultipartUpload succeeds, which happens only after the
 content stream ended cleanly; a stream cut short fails the upload and s3transfer aborts it.
 
-Files under `part_size` are read whole (a bounded byte budget keeps at most concurrency x
-part_size of them in memory) and uploaded in the background, so many small files go up in
-parallel; bigger ones stream through while export() waits. Every object is checked after
+Files under `part_size` are read whole (a byte budget keeps at most concurrency x part_size
+of them in memory) and uploaded in the background, 4 x concurrency at once, so a tree of
+small files does not go up one round trip at a time; bigger ones stream through while
+export() waits. Every object is checked after
 upload: size by HEAD, and the ETag against the MD5 of single-part, unencrypted ones.
 
 Metadata: the host sends xattr records after the whole tree (EXPORTXATTR, PROTOCOL.md §5.3),
@@ -56,11 +57,11 @@ class S3Exporter(Exporter[S3Options]):
         cfg = TransferConfig(
             multipart_threshold=opts.part_size,
             multipart_chunksize=opts.part_size,
-            max_concurrency=opts.concurrency,
+            max_concurrency=4 * opts.concurrency,  # requests: many small files at once
         )
-        cfg.max_in_memory_upload_chunks = opts.concurrency
+        cfg.max_in_memory_upload_chunks = opts.concurrency  # memory: parts of one stream
         self.tm = create_transfer_manager(self.s3.transfer_client(), cfg)
-        self.pool = ThreadPoolExecutor(2 * opts.concurrency, thread_name_prefix="s3-verify")
+        self.pool = ThreadPoolExecutor(4 * opts.concurrency, thread_name_prefix="s3-verify")
         self.budget = _ByteBudget(opts.concurrency * opts.part_size)
         self._lock = threading.Lock()
         self._reset()

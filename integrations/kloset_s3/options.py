@@ -126,8 +126,8 @@ class S3Options:
         4,
         minimum=1,
         maximum=64,
-        help="Parts in flight per upload: memory per upload is at most concurrency x"
-        " part_size. The importer runs 4x this many listing/metadata requests at once.",
+        help="Parts of one upload in flight: an upload holds at most concurrency x part_size"
+        " in memory. Small objects and listings run 4x this many requests at once.",
     )
     checksum: Checksum = option(
         "sha256",
@@ -174,6 +174,10 @@ class Target:
         return f"{self.prefix}/{name}" if self.prefix else name
 
 
+_HOSTNAME = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252}[A-Za-z0-9])?$")
+_IPV6 = re.compile(r"^\[[0-9A-Fa-f:.]+\]$")
+_BUCKET = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
+_REGION = re.compile(r"^[a-z0-9-]{1,64}$")
 _AWS_HOST = re.compile(
     r"^(?:[^.]+\.)*s3[.-](?:dualstack\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com"
 )
@@ -182,9 +186,9 @@ _AWS_HOST = re.compile(
 def resolve(opts: S3Options) -> Target:
     """Split the location as the Go integration does (common.SplitPathStyle/SplitVirtualHost)."""
     loc = parse_location(opts.location, expect="s3")
-    host = loc.host
+    host = f"[{loc.host}]" if ":" in loc.host else loc.host  # an IPv6 address
     if not host:
-        raise ConfigError("location", f'"{opts.location}" names no host')
+        raise ConfigError("location", f"{show(opts.location)} names no host")
     port = loc.port or opts.port
     if port:
         host = f"{host}:{port}"
@@ -202,6 +206,11 @@ def resolve(opts: S3Options) -> Target:
         raise ConfigError(
             "location", "names no bucket: use s3://<endpoint>/<bucket>[/prefix] (or set root)"
         )
+    _check_host(host, "endpoint" if opts.endpoint and not opts.virtual_host else "location")
+    if not _BUCKET.match(bucket):
+        raise ConfigError("location", f"bucket name {show(bucket)} is not valid")
+    if opts.region and not _REGION.match(opts.region):
+        raise ConfigError("region", f"{show(opts.region)} is not a region name (like eu-west-3)")
     region = opts.region or _aws_region(host)
     scheme = "https" if opts.use_tls else "http"
     return Target(
@@ -224,7 +233,9 @@ def split_path_style(location_path: str, root: str) -> tuple[str, str]:
     if not bucket or root_bucket == bucket:
         return root_bucket, root_prefix
     if prefix.strip("/") and prefix.strip("/") != root_path:
-        raise ConfigError("root", f'"{root}" conflicts with the location path "{location_path}"')
+        raise ConfigError(
+            "root", f"{show(root)} conflicts with the location path {show(location_path)}"
+        )
     return bucket, root.lstrip("/")
 
 
@@ -251,6 +262,20 @@ def check_auth(opts: S3Options) -> None:
         raise ConfigError("session_token", "goes with access_key and secret_access_key")
     if opts.sse_customer_key and opts.sse_kms_key_id:
         raise ConfigError("sse_kms_key_id", "cannot be combined with sse_customer_key")
+
+
+def show(value: str, limit: int = 60) -> str:
+    """A config value quoted for an error message, cut short (values can be huge or hostile)."""
+    text = value if len(value) <= limit else value[: limit - 3] + "..."
+    return '"' + text.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
+
+
+def _check_host(host: str, key: str) -> None:
+    name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+    if not port.isdigit():
+        name = host
+    if not (_HOSTNAME.match(name) or _IPV6.match(name)):
+        raise ConfigError(key, f"{show(host)} is not a host name or address")
 
 
 def _bare_endpoint(endpoint: str) -> str:
@@ -283,7 +308,7 @@ def _one_prefix(url_path: str, root: str) -> str:
     """Virtual host: the bucket is in the host name; location path and root both name the prefix."""
     url_prefix, root_prefix = url_path.strip("/"), root.strip("/")
     if url_prefix and root_prefix and url_prefix != root_prefix:
-        raise ConfigError("root", f'"{root}" conflicts with the location path "{url_path}"')
+        raise ConfigError("root", f"{show(root)} conflicts with the location path {show(url_path)}")
     return root_prefix or url_prefix
 
 

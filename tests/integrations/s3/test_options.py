@@ -160,3 +160,25 @@ def test_bad_values_name_the_key() -> None:
         opts("s3://h/b", kind="importer", storage_class="STANDARD")
     with pytest.raises(ConfigError, match="checksum"):
         opts("s3://h/b", checksum="crc32")
+
+
+@pytest.mark.parametrize(
+    "kv,key",
+    [
+        ({"location": "s3://%zz/x"}, "location"),
+        ({"location": "s3://host name/x"}, "location"),
+        ({"location": "s3://h/" + "b" * 300}, "location"),
+        ({"location": "s3://h/b", "endpoint": "%%%"}, "endpoint"),
+        ({"location": "s3://h/b", "region": "\u00e9"}, "region"),
+        ({"location": "s3://h/b", "region": "x" * 200_000}, "region"),
+    ],
+)
+def test_hostile_values_fail_with_a_short_message(kv: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError) as ei:
+        resolve(opts(**kv))  # type: ignore[arg-type]
+    assert ei.value.key == key and len(str(ei.value)) < 200
+
+
+def test_ipv6_endpoint() -> None:
+    t = resolve(opts("s3://[::1]:9000/b", use_tls="false"))
+    assert (t.endpoint_url, t.bucket) == ("http://[::1]:9000", "b")
