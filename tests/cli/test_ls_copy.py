@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.cli.conftest import cli_env, klosetctl
 
@@ -133,3 +136,17 @@ def test_copy_interrupted_exits_130_and_stops_its_plugins(tmp_path: Path) -> Non
 def child_pids(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]
+
+
+def test_copy_carries_xattrs_when_the_exporter_asks(tmp_path: Path) -> None:
+    """posixfs declares EXPORTXATTR: xattr records follow the tree, as kloset sends them."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "f").write_text("hi")
+    try:
+        os.setxattr(src / "f", "user.color", b"blue")
+    except OSError as exc:
+        pytest.skip(f"no user xattrs here: {exc}")
+    proc = klosetctl("copy", str(src), str(tmp_path / "dst"), "--progress", "none")
+    assert proc.returncode == 0, proc.stderr
+    assert os.getxattr(tmp_path / "dst" / "f", "user.color") == b"blue"
