@@ -51,8 +51,20 @@ def _pick(service: str, a: argparse.Namespace) -> Callable[..., Any]:
     raise CliError(f"login {service}: {mod_name} has no {names.get(want)}()")
 
 
-def _call(fn: Callable[..., Any], a: argparse.Namespace) -> Any:
+def _accepted(fn: Callable[..., Any], service: str) -> set[str]:
+    """Keyword names `fn` takes; a `**kw` wrapper (gdrive's login_headless) takes those of the
+    service's default flow, which it forwards to."""
     params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        mod_name, names = FLOWS[service]
+        default = getattr(importlib.import_module(mod_name), names["default"])
+        if default is not fn:
+            return _accepted(default, service)
+    return {n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
+
+
+def _call(fn: Callable[..., Any], a: argparse.Namespace) -> Any:
+    params = _accepted(fn, a.service)
     missing = [k for k in REQUIRED[a.service] if not getattr(a, k)]
     if missing:
         flags = " ".join(f"--{k.replace('_', '-')} ..." for k in missing)
