@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from kloset_sdk.errors import KlosetError
 
+from . import __version__
 from .config import CliError, build_config, split_prefixed
 
 EPILOG = """\
@@ -37,6 +38,7 @@ def parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    ap.add_argument("--version", action="version", version=f"klosetctl {__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     p = sub.add_parser("ls", help="list what an importer sees")
