@@ -104,7 +104,10 @@ class SFTPSession:
         self.endpoint: Endpoint = resolve(opts)
         self._creds = Credentials(opts)
         self._hostkeys = HostKeyPolicy(
-            self.endpoint.known_hosts, opts.host_key_fingerprint, opts.insecure_ignore_host_key
+            self.endpoint.known_hosts,
+            opts.host_key_fingerprint,
+            opts.insecure_ignore_host_key,
+            opts.host_key,
         )
         self._timeout = float(opts.connect_timeout)
         self._cond = threading.Condition()

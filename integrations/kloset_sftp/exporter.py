@@ -14,7 +14,9 @@ a checked directory for a link between our check and our write; run restores int
 others do not modify.
 
 Ownership (`set_owner`): unset, chown is tried and a refusal (a non-root login) is ignored;
-true makes a refused chown fail the file; false never tries. Ids are numeric (SFTPv3 has no
+true makes a refused chown fail the file; false (the Go exporter's default) never tries.
+`skip_permissions` (also Go's) creates files and directories with the server's umask and never
+chmods them. Ids are numeric (SFTPv3 has no
 names). Symlinks get their mtime and owner through `lsetstat@openssh.com` when offered. Hard
 links (records with nlink > 1 and a dev:ino, e.g. from a local backup) are recreated with
 `hardlink@openssh.com`; without it each link is written as its own copy. Devices, fifos and
@@ -121,7 +123,7 @@ class SFTPExporter(Exporter[SFTPOptions]):
                     ch.stat(posixpath.dirname(path))
                 except FileNotFoundError:
                     self._make_dir(ch, posixpath.dirname(path), parents=True)
-            ch.mkdir(path, 0o700)
+            ch.mkdir(path, 0o777 if self.opts.skip_permissions else 0o700)  # umask applies
         else:
             if path == self.session.root and stat.S_ISLNK(a.st_mode or 0):
                 a = ch.stat(path)  # the target root itself may be a link: the user chose it
@@ -155,7 +157,9 @@ class SFTPExporter(Exporter[SFTPOptions]):
             fut = self._commits.submit(self._link, link, path, record, info)
             self._pending.append(fut)
             return fut
-        up = Upload(self.session, _tmp(path), path, finish=lambda ch, h: self._attrs(ch, h, info))
+        mode = 0o666 if self.opts.skip_permissions else 0o600  # the server's umask applies
+        finish = lambda ch, h: self._attrs(ch, h, info)  # noqa: E731
+        up = Upload(self.session, _tmp(path), path, mode=mode, finish=finish)
         up.write_all(content if content is not None else ())
         fut = self._commits.submit(_commit, up)
         self._pending.append(fut)
@@ -210,7 +214,8 @@ class SFTPExporter(Exporter[SFTPOptions]):
     def _attrs(self, ch: Channel, handle: bytes, info: FileInfo) -> None:
         self._chown(lambda a: ch.fsetstat(handle, a), info.name, info)
         attr = SFTPAttributes()
-        attr.st_mode = modes.permissions(info.mode)  # after chown, which clears setuid
+        if not self.opts.skip_permissions:
+            attr.st_mode = modes.permissions(info.mode)  # after chown, which clears setuid
         when = times(info)
         if when is not None:
             attr.st_atime, attr.st_mtime = when
@@ -269,7 +274,8 @@ class SFTPExporter(Exporter[SFTPOptions]):
     def _fix_dir(self, ch: Channel, path: str, info: FileInfo) -> None:
         self._chown(lambda a: ch.setstat(path, a), path, info)
         attr = SFTPAttributes()
-        attr.st_mode = modes.permissions(info.mode)
+        if not self.opts.skip_permissions:
+            attr.st_mode = modes.permissions(info.mode)
         when = times(info)
         if when is not None:
             attr.st_atime, attr.st_mtime = when

@@ -10,6 +10,7 @@ would trust it. We never write known_hosts ourselves: trusting a key is the user
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import logging
 import os
@@ -17,7 +18,7 @@ import shlex
 
 import paramiko
 
-from kloset_sdk import PermissionDenied
+from kloset_sdk import ConfigError, PermissionDenied
 
 from .endpoint import DEFAULT_PORT, Hop
 
@@ -34,6 +35,19 @@ def fingerprint(key: paramiko.PKey) -> str:
     return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
 
 
+def parse_host_key(entry: str) -> paramiko.PKey:
+    """`[host] type base64 [comment]`, as ssh-keyscan prints it or known_hosts holds it."""
+    fields = entry.split()
+    if len(fields) >= 3 and not fields[0].startswith(("ssh-", "ecdsa-")):
+        fields = fields[1:]
+    try:
+        return paramiko.PKey.from_type_string(fields[0], base64.b64decode(fields[1]))
+    except (IndexError, ValueError, paramiko.SSHException, binascii.Error):
+        raise ConfigError(
+            "host_key", "is not a host key entry like 'host ssh-ed25519 AAAA...'"
+        ) from None
+
+
 def _short_type(name: str) -> str:
     if name.startswith("ecdsa-"):
         return "ecdsa"
@@ -46,10 +60,19 @@ def _describe(key: paramiko.PKey) -> str:
 
 class HostKeyPolicy:
     def __init__(
-        self, known_files: tuple[str, ...], pinned: str | None = None, insecure: bool = False
+        self,
+        known_files: tuple[str, ...],
+        pinned: str | None = None,
+        insecure: bool = False,
+        host_key: str | None = None,
     ) -> None:
         self.files = known_files
         self.pinned = pinned.rstrip("=") if pinned else None
+        if host_key:  # the Go integration's `host_key`: pinning by the whole key
+            key = parse_host_key(host_key)
+            self.pinned = self.pinned or fingerprint(key)
+            if fingerprint(key) != self.pinned:
+                raise ConfigError("host_key", "does not match host_key_fingerprint")
         self.insecure = insecure
         self._keys = paramiko.HostKeys()
         for path in known_files:
@@ -85,7 +108,7 @@ class HostKeyPolicy:
             if fingerprint(key) == self.pinned:
                 return
             raise PermissionDenied(
-                f"host key of {hop.known_hosts_name} is {seen}, but host_key_fingerprint pins"
+                f"host key of {hop.known_hosts_name} is {seen}, but the configuration pins"
                 f" {self.pinned}: refusing to connect (a man in the middle, or a reinstalled"
                 f" server: check with its administrator, then update host_key_fingerprint)"
             )

@@ -87,6 +87,12 @@ class SFTPOptions:
         help="Pin the server's host key (SHA256:... as ssh-keygen -lf prints it); checked"
         " instead of known_hosts.",
     )
+    host_key: str | None = option(
+        None,
+        min_length=1,
+        help="The server's host key as a known_hosts entry ([host] type base64, e.g. from"
+        " ssh-keyscan); checked instead of known_hosts, like host_key_fingerprint.",
+    )
     ssh_config: str | None = option(
         None,
         min_length=1,
@@ -113,4 +119,9 @@ class SFTPOptions:
         kinds={"exporter"},
         help="Restore owner and group (chown). Unset: try, and keep going if the server"
         " refuses; true: a refused chown fails the file; false: never try.",
+    )
+    skip_permissions: bool = option(
+        False,
+        kinds={"exporter"},
+        help="Leave modes as the server creates them (no chmod, so no setuid/setgid/sticky).",
     )

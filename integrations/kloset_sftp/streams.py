@@ -104,7 +104,7 @@ class RemoteReader:
                 if pipe is not None:
                     pipe.close()
                 if self._handle:
-                    ch.close_handle(self._handle)
+                    ch.close_handle_later(self._handle)
             except Exception as exc:  # noqa: BLE001 - closing a read handle may fail harmlessly
                 error = error or exc
         self._handle = b""

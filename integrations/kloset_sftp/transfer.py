@@ -141,6 +141,12 @@ class Channel(paramiko.SFTPClient):
     def close_handle(self, handle: bytes) -> None:
         self._call(CMD_CLOSE, handle)
 
+    def close_handle_later(self, handle: bytes) -> None:
+        """Close a read handle without waiting for the answer (nothing to learn from it):
+        one round trip less per file read; whoever uses the channel next skips the reply."""
+        me: Any = self
+        me._async_request(type(None), CMD_CLOSE, handle)
+
     def fsetstat(self, handle: bytes, attr: SFTPAttributes) -> None:
         self._call(CMD_FSETSTAT, handle, attr)
 

@@ -114,3 +114,17 @@ def test_set_owner(sshd: SSHD) -> None:
             assert sorted(errors) == ["/", "/f"], run.errors  # the file and the root directory
             assert "chown to 0:0 refused" in errors["/f"]
             assert not (base / name / "f").exists()
+
+
+def test_skip_permissions(sshd: SSHD, remote_dir: Path) -> None:
+    """Go's `skip_permissions`: no chmod at all; the server's umask (ours: sshd inherits it)
+    decides."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    target = remote_dir / "t"
+    setuid = file("/f", b"x")
+    assert setuid[0].info is not None
+    setuid[0].info.mode = 0o4700
+    (run,) = export({**base_config(sshd, target), "skip_permissions": "true"}, [root(), setuid])
+    assert not run.errors, run.errors
+    assert oct(os.stat(target / "f").st_mode & 0o7777) == oct(0o666 & ~umask)

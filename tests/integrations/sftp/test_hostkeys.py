@@ -112,3 +112,13 @@ def test_ssh_config_alias_and_proxyjump(sshd: SSHD, no_home: Path, tmp_path: Pat
             assert s.run(lambda ch, root=s.root: ch.stat(root), "stat").st_mode
         finally:
             s.close()
+
+
+def test_go_host_key_entry(sshd: SSHD, no_home: Path) -> None:
+    """The Go integration's `host_key`: a known_hosts entry, as ssh-keyscan prints it."""
+    config = base_config(sshd, "/")
+    del config["known_hosts"]
+    session({**config, "host_key": sshd.known_hosts_line}).close()
+    line, _ = strange_key_line("anyhost")
+    with pytest.raises(PermissionDenied):
+        session({**config, "host_key": line})
