@@ -51,6 +51,10 @@ class PluginProcess:
             options=[
                 ("grpc.default_authority", "127.0.0.1:0"),
                 ("grpc.enable_retries", 0),
+                # The relay accepts one connection, so a first attempt that times out can never
+                # be retried; on a loaded test machine a cold plugin may take longer than
+                # grpc's default 20 s to answer the HTTP/2 preface. Wait longer instead.
+                ("grpc.min_reconnect_backoff_ms", 120_000),
                 ("grpc.max_receive_message_length", 4 << 20),
                 ("grpc.max_send_message_length", -1),
             ],
