@@ -26,10 +26,10 @@ from kloset_sdk import Fatal, KlosetError, NotFound, PermissionDenied
 from kloset_sdk.retry import Pacer, Retry, RetryPolicy
 
 from .auth import Credentials
+from .channel import Channel
 from .endpoint import Endpoint, Hop, resolve
 from .hostkeys import HostKeyPolicy
 from .options import SFTPOptions
-from .transfer import Channel
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

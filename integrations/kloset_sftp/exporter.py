@@ -46,10 +46,10 @@ from kloset_sdk import (
 )
 from kloset_sdk.records import FileInfo
 
+from .channel import Channel
 from .client import SFTPSession
 from .options import DEFAULT_CONCURRENCY, SFTPOptions
 from .streams import Upload
-from .transfer import Channel
 
 log = logging.getLogger(__name__)
 MAX_SFTP_TIME = 2**32 - 1  # SFTPv3 times are uint32 seconds

@@ -37,10 +37,10 @@ from kloset_sdk import (
     modes,
 )
 
+from .channel import Channel
 from .client import SFTPSession
 from .options import DEFAULT_CONCURRENCY, SFTPOptions
 from .streams import RemoteReader
-from .transfer import Channel
 
 log = logging.getLogger(__name__)
 

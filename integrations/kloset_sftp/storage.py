@@ -35,10 +35,10 @@ from kloset_sdk import (
 )
 from kloset_sdk.layout import CONFIG, DIRS, LISTED, SHARDED, object_key, parse_key, shard_dirs
 
+from .channel import Channel
 from .client import SFTPSession
 from .options import DEFAULT_CONCURRENCY, SFTPOptions
 from .streams import RemoteReader, upload
-from .transfer import Channel
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -14,8 +14,9 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
+from .channel import Channel
 from .client import SFTPSession, dropped, on_channel, translate
-from .transfer import Channel, ReadPipeline, WritePipeline
+from .transfer import ReadPipeline, WritePipeline
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

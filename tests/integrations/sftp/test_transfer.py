@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from kloset_sftp.channel import SAFE_REQUEST
 from kloset_sftp.client import SFTPSession
-from kloset_sftp.transfer import SAFE_REQUEST, ReadPipeline, WritePipeline
+from kloset_sftp.transfer import ReadPipeline, WritePipeline
 from tests.emulators.sshd import SSHD
 from tests.integrations.sftp.conftest import base_config, session
 
