@@ -25,21 +25,16 @@ def iter_chunks(content: Any, size: int = CHUNK_SIZE) -> Iterator[bytes]:
         return
     read = getattr(content, "read", None)
     if read is not None:
-        readinto = getattr(content, "readinto", None)
-        if readinto is not None and isinstance(content, io.RawIOBase | io.BufferedIOBase):
-            while True:
-                buf = bytearray(size)
-                n = readinto(buf)
-                if not n:
-                    return
-                if n < size:
-                    del buf[n:]
-                yield bytes(buf)
+        # read(size) hands back a fresh bytes object (one allocation, no copy); readinto into a
+        # bytearray would zero 1 MiB per chunk and then copy it into bytes.
         while True:
             data = read(size)
             if not data:
                 return
-            yield from iter_chunks(data, size) if len(data) > size else (bytes(data),)
+            if len(data) > size:
+                yield from iter_chunks(data, size)
+            else:
+                yield data if type(data) is bytes else bytes(data)
         return
     for blob in content:
         if not blob:
@@ -58,7 +53,7 @@ class ChunkStream(io.RawIOBase):
     writer never mistakes a truncated stream for a complete one.
     """
 
-    def __init__(self, next_chunk: Callable[[], bytes | None]) -> None:
+    def __init__(self, next_chunk: Callable[[], bytes | memoryview | None]) -> None:
         super().__init__()
         self._next = next_chunk
         self._buf = memoryview(b"")
@@ -154,6 +149,99 @@ def copy_stream(src: IO[bytes] | ChunkStream, dst: IO[bytes]) -> int:
             return n
         dst.write(data)
         n += len(data)
+
+
+# -- bulk messages on the wire, without protobuf objects ------------------------------------------
+# The messages that carry file data are one bytes field each (GetResponse, OpenResponse: `bytes
+# chunk = 1`) or a few scalars around one (PutRequest). Building a protobuf object for a 1 MiB
+# chunk copies it twice (into the message, then out of it) and, for requests, does so on grpcio's
+# single completion-queue thread, which every call in the process waits on. These helpers write
+# and read that wire format directly: one copy to build a response, none to parse a request.
+
+_CHUNK_FIELD = b"\x0a"  # field 1, wire type 2 (length-delimited)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def encode_chunk_message(chunk: bytes | bytearray | memoryview) -> bytes:
+    """The serialized `{bytes chunk = 1}` message (GetResponse, OpenResponse) for `chunk`."""
+    return b"".join((_CHUNK_FIELD, _varint(len(chunk)), chunk))
+
+
+class PutMessage:
+    """A parsed `store.PutRequest`: `chunk` is a view into the received bytes (no copy)."""
+
+    __slots__ = ("chunk", "flags", "mac", "type")
+
+    def __init__(self, mac: memoryview, type: int, chunk: memoryview, flags: int) -> None:
+        self.mac = mac
+        self.type = type
+        self.chunk = chunk
+        self.flags = flags
+
+
+def _short_varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    """A varint of at most 4 bytes (< 2**28), or (-1, pos) for anything else."""
+    result = shift = 0
+    while pos < end and shift < 28:
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+    return -1, pos
+
+
+def parse_put_request(raw: bytes) -> PutMessage:
+    """Decode `PutRequest{mac=1, type=2, chunk=3, flags=4}` exactly as protobuf does.
+
+    The fast path accepts only those four fields with their own wire types and small varints
+    (all a real host ever sends); anything else (unknown fields, groups, overlong or truncated
+    varints) is handed to protobuf itself, so odd input gets protobuf's answer, DecodeError
+    included.
+    """
+    view = memoryview(raw)
+    mac = chunk = view[0:0]
+    typ = flags = 0
+    pos, end = 0, len(raw)
+    while pos < end:
+        key = raw[pos]
+        pos += 1
+        if key == 0x1A or key == 0x0A:  # chunk / mac: length-delimited
+            size, pos = _short_varint(raw, pos, end)
+            if size < 0 or pos + size > end:
+                return _slow_put(raw)
+            if key == 0x1A:
+                chunk = view[pos : pos + size]
+            else:
+                mac = view[pos : pos + size]
+            pos += size
+        elif key == 0x10 or key == 0x20:  # type / flags: small non-negative enums
+            value, pos = _short_varint(raw, pos, end)
+            if value < 0:
+                return _slow_put(raw)
+            if key == 0x10:
+                typ = value
+            else:
+                flags = value
+        else:
+            return _slow_put(raw)
+    return PutMessage(mac, typ, chunk, flags)
+
+
+def _slow_put(raw: bytes) -> PutMessage:
+    from ._pb import storage_pb2
+
+    msg = storage_pb2.PutRequest.FromString(raw)
+    return PutMessage(memoryview(msg.mac), int(msg.type), memoryview(msg.chunk), int(msg.flags))
 
 
 def part_size_for(total: int | None, minimum: int, maximum_parts: int, preferred: int) -> int:

@@ -26,7 +26,7 @@ import grpc
 
 from ._pb import importer_pb2 as pb
 from ._pb import importer_pb2_grpc as pb_grpc
-from .chunks import iter_chunks
+from .chunks import encode_chunk_message, iter_chunks
 from .connector import (
     Connector,
     InitContext,
@@ -40,6 +40,7 @@ from .connector import (
 )
 from .errors import NotFound
 from .records import Opener, Record, key_of
+from .transport import add_service
 
 log = logging.getLogger(__name__)
 
@@ -155,9 +156,9 @@ class ImporterServicer(pb_grpc.ImporterServicer):
         log.debug("import: %d acks received", ack_count[0])
 
     @guarded_stream("open")
-    def Open(
+    def Open(  # yields raw chunks: add_to_server encodes them
         self, request: pb.OpenRequest, context: grpc.ServicerContext
-    ) -> Iterator[pb.OpenResponse]:
+    ) -> Iterator[bytes]:
         key = key_of(request.record)
         with self._lock:
             opener = self._readers.pop(key, None)
@@ -165,8 +166,7 @@ class ImporterServicer(pb_grpc.ImporterServicer):
             raise NotFound(f"open {request.record.pathname}: file does not exist")
         content = opener()
         try:
-            for chunk in iter_chunks(content):
-                yield pb.OpenResponse(chunk=chunk)
+            yield from iter_chunks(content)  # never empty (P6)
         finally:
             close = getattr(content, "close", None)
             if close is not None:
@@ -174,4 +174,28 @@ class ImporterServicer(pb_grpc.ImporterServicer):
 
 
 def add_to_server(server: grpc.Server, resolve: Resolver) -> None:
-    pb_grpc.add_ImporterServicer_to_server(ImporterServicer(resolve), server)
+    """Register the servicer; Open sends its chunks without protobuf objects."""
+    s = ImporterServicer(resolve)
+    handlers = {
+        name: grpc.unary_unary_rpc_method_handler(
+            getattr(s, name),
+            request_deserializer=req.FromString,
+            response_serializer=resp.SerializeToString,
+        )
+        for name, req, resp in (
+            ("Init", pb.InitRequest, pb.InitResponse),
+            ("Ping", pb.PingRequest, pb.PingResponse),
+            ("Close", pb.CloseRequest, pb.CloseResponse),
+        )
+    }
+    handlers["Import"] = grpc.stream_stream_rpc_method_handler(
+        s.Import,
+        request_deserializer=pb.ImportRequest.FromString,
+        response_serializer=pb.ImportResponse.SerializeToString,
+    )
+    handlers["Open"] = grpc.unary_stream_rpc_method_handler(
+        s.Open,
+        request_deserializer=pb.OpenRequest.FromString,
+        response_serializer=encode_chunk_message,
+    )
+    add_service(server, "importer.Importer", handlers)

@@ -20,6 +20,8 @@ unknown MAC (§9 item 38); the SDK chunks whatever it returns and enforces the r
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from abc import abstractmethod
 from collections.abc import Iterable, Iterator
@@ -29,7 +31,15 @@ import grpc
 
 from ._pb import storage_pb2 as pb
 from ._pb import storage_pb2_grpc as pb_grpc
-from .chunks import CHUNK_SIZE, MAX_MESSAGE, ChunkStream, iter_chunks
+from .chunks import (
+    CHUNK_SIZE,
+    MAX_MESSAGE,
+    ChunkStream,
+    PutMessage,
+    encode_chunk_message,
+    iter_chunks,
+    parse_put_request,
+)
 from .connector import (
     Connector,
     InitContext,
@@ -43,12 +53,15 @@ from .connector import (
 from .errors import Fatal, ProtocolError
 from .layout import MAC_SIZE, Resource, check_mac, resource
 from .records import Content
+from .transport import add_service
 
 log = logging.getLogger(__name__)
 
 MODE_READ = 4
 MODE_WRITE = 2
 MAX_LISTED_MACS = (MAX_MESSAGE - 64) // (MAC_SIZE + 2)
+#: Put chunks received ahead of the store (at most PREFETCH MiB buffered per Put).
+PREFETCH = 4
 
 
 class Storage(Connector[OptT]):
@@ -142,8 +155,8 @@ class StorageServicer(pb_grpc.StoreServicer):
         return pb.ListResponse(macs=macs)
 
     @guarded("put")
-    def Put(
-        self, request_iterator: Iterator[pb.PutRequest], context: grpc.ServicerContext
+    def Put(  # requests are parsed by chunks.parse_put_request (see add_to_server)
+        self, request_iterator: Iterator[PutMessage], context: grpc.ServicerContext
     ) -> pb.PutResponse:
         it = iter(request_iterator)
         first = next(it, None)
@@ -151,23 +164,18 @@ class StorageServicer(pb_grpc.StoreServicer):
             raise ProtocolError("put: empty stream (no mac/type message)")
         mac = check_mac(bytes(first.mac))
         res = resource(first.type)
-
-        def next_chunk() -> bytes | None:
-            req = next(it, None)  # raises grpc.RpcError if the host cancels or goes away
-            if req is None:
-                return None if _clean_end(context) else _cancelled()
-            if len(req.mac) or req.type:
-                raise ProtocolError("put: mac/type repeated after the first message")
-            return req.chunk
-
-        data = ChunkStream(next_chunk)
-        written = self._store().put(res, mac, data, int(first.flags))
+        incoming = _Incoming(it, context)
+        data = ChunkStream(incoming.next_chunk)
+        try:
+            written = self._store().put(res, mac, data, int(first.flags))
+        finally:
+            incoming.close()
         return pb.PutResponse(bytes_written=written if written >= 0 else data.bytes_read)
 
     @guarded_stream("get")
-    def Get(
+    def Get(  # yields raw chunks: add_to_server encodes them
         self, request: pb.GetRequest, context: grpc.ServicerContext
-    ) -> Iterator[pb.GetResponse]:
+    ) -> Iterator[bytes]:
         mac = check_mac(bytes(request.mac))
         res = resource(request.type)
         offset = length = None
@@ -181,7 +189,7 @@ class StorageServicer(pb_grpc.StoreServicer):
                     chunk = chunk[: length - sent]
                 if chunk:
                     sent += len(chunk)
-                    yield pb.GetResponse(chunk=chunk)
+                    yield chunk
                 if length is not None and sent >= length:
                     break
         finally:
@@ -206,6 +214,64 @@ class StorageServicer(pb_grpc.StoreServicer):
         return pb.CloseResponse()
 
 
+class _Incoming:
+    """The data messages of one Put, as `ChunkStream` pulls them.
+
+    Small objects are received on the handler's own thread. From the first full 1 MiB chunk on,
+    a helper thread receives up to PREFETCH chunks ahead, so receiving the next chunk (a hand-off
+    through grpcio's completion-queue thread) overlaps the store writing the previous one, and the
+    clean-end check after the last chunk overlaps the store writing that chunk. The store still
+    sees the end only after that check passed: nothing is committed earlier than before.
+    """
+
+    def __init__(self, it: Iterator[PutMessage], context: grpc.ServicerContext) -> None:
+        self._it = it
+        self._context = context
+        self._queue: queue.Queue[memoryview | BaseException | None] | None = None
+        self._closed = False
+
+    def _receive(self) -> memoryview | None:
+        req = next(self._it, None)  # raises grpc.RpcError if the host cancels or goes away
+        if req is None:
+            return None if _clean_end(self._context) else _cancelled()
+        if len(req.mac) or req.type:
+            raise ProtocolError("put: mac/type repeated after the first message")
+        return req.chunk
+
+    def next_chunk(self) -> memoryview | None:
+        if self._queue is None:
+            chunk = self._receive()
+            if chunk is not None and len(chunk) >= CHUNK_SIZE:
+                self._queue = queue.Queue(PREFETCH)
+                threading.Thread(target=self._prefetch, name="kloset-put", daemon=True).start()
+            return chunk
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def _prefetch(self) -> None:
+        assert self._queue is not None
+        while True:
+            item: memoryview | BaseException | None
+            try:
+                item = self._receive()
+            except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
+                item = exc
+            while not self._closed:
+                try:
+                    self._queue.put(item, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+            if item is None or isinstance(item, BaseException) or self._closed:
+                return
+
+    def close(self) -> None:
+        """The store is done (or failed): stop receiving ahead."""
+        self._closed = True
+
+
 def _clean_end(context: grpc.ServicerContext) -> bool:
     """True if the request stream ended by a half-close, not by a cancel or a dead host.
 
@@ -218,9 +284,39 @@ def _clean_end(context: grpc.ServicerContext) -> bool:
     return bool(context.is_active())
 
 
-def _cancelled() -> bytes:
+def _cancelled() -> memoryview:
     raise ProtocolError("put: the host abandoned the stream before its end; nothing stored")
 
 
 def add_to_server(server: grpc.Server, resolve: Resolver) -> None:
-    pb_grpc.add_StoreServicer_to_server(StorageServicer(resolve), server)
+    """Register the servicer; Put and Get move their chunks without protobuf objects."""
+    s = StorageServicer(resolve)
+    handlers = {
+        name: grpc.unary_unary_rpc_method_handler(
+            getattr(s, name),
+            request_deserializer=req.FromString,
+            response_serializer=resp.SerializeToString,
+        )
+        for name, req, resp in (
+            ("Init", pb.InitRequest, pb.InitResponse),
+            ("Create", pb.CreateRequest, pb.CreateResponse),
+            ("Open", pb.OpenRequest, pb.OpenResponse),
+            ("Ping", pb.PingRequest, pb.PingResponse),
+            ("Mode", pb.ModeRequest, pb.ModeResponse),
+            ("Size", pb.SizeRequest, pb.SizeResponse),
+            ("List", pb.ListRequest, pb.ListResponse),
+            ("Delete", pb.DeleteRequest, pb.DeleteResponse),
+            ("Close", pb.CloseRequest, pb.CloseResponse),
+        )
+    }
+    handlers["Put"] = grpc.stream_unary_rpc_method_handler(
+        s.Put,
+        request_deserializer=parse_put_request,
+        response_serializer=pb.PutResponse.SerializeToString,
+    )
+    handlers["Get"] = grpc.unary_stream_rpc_method_handler(
+        s.Get,
+        request_deserializer=pb.GetRequest.FromString,
+        response_serializer=encode_chunk_message,
+    )
+    add_service(server, "store.Store", handlers)

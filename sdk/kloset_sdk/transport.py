@@ -58,6 +58,20 @@ SERVER_OPTIONS: list[tuple[str, int]] = [
 ]
 
 
+def add_service(
+    server: grpc.Server, service: str, handlers: dict[str, grpc.RpcMethodHandler]
+) -> None:
+    """Register `handlers` for `service` as the generated add_*_to_server functions do.
+
+    The servicers build their own tables so bulk methods can use wire-level (de)serializers
+    (chunks.encode_chunk_message, chunks.parse_put_request) instead of protobuf objects.
+    """
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+    add_registered = getattr(server, "add_registered_method_handlers", None)
+    if add_registered is not None:  # grpcio >= 1.63: skips the per-call method lookup
+        add_registered(service, handlers)
+
+
 def guard_stdio() -> tuple[int, int]:
     """Take the wire fds away from fd 0/1 and return (in_fd, out_fd)."""
     in_fd = os.dup(0)
