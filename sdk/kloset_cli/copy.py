@@ -13,10 +13,10 @@ several sequential streams (§5.1, §9 item 29).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any
 
 import grpc
 
@@ -164,6 +164,27 @@ def _count(conn: Connected, counters: Counters, reporter: Reporter) -> None:
     reporter.refresh()
 
 
+def _export_all(feed: Feed, exp: Connected, counters: Counters) -> bool:
+    """Run Export streams until the feed is exhausted; False if the exporter is gone."""
+    while not feed.exhausted:
+        try:
+            for resp in exp.client.stub.Export(feed.requests()):
+                hdr = resp.result.header
+                if not resp.result.error or hdr.pathname == feed.aborted:
+                    continue  # an aborted file is already counted as failed
+                counters.fail(hdr.pathname, resp.result.error)
+                if hdr.hasReader and not hdr.isXattr:
+                    with counters.lock:
+                        counters.files -= 1
+        except grpc.RpcError as exc:
+            if feed.aborted is None:
+                counters.fail("(export)", rpc_message(exc))
+                return False
+    if feed.error is not None:
+        counters.fail("(copy)", str(feed.error))
+    return True
+
+
 def run_copy(
     src: tuple[str, Mapping[str, str]],
     dst: tuple[str, Mapping[str, str]],
@@ -176,56 +197,25 @@ def run_copy(
 ) -> Counters:
     """Copy everything; failures are collected in the returned counters, not raised."""
     counters = Counters()
-    with (
-        connect("importer", src[0], src[1], exe=src_exe, maxconcurrency=jobs) as imp,
-        connect("exporter", dst[0], dst[1], exe=dst_exe, maxconcurrency=jobs) as exp,
-        Reporter(counters, "copy", progress) as reporter,
-    ):
-        counter: threading.Thread | None = None
-        stats: Any = None
+    with contextlib.ExitStack() as stack:
+        imp = stack.enter_context(connect("importer", *src, exe=src_exe, maxconcurrency=jobs))
+        exp = stack.enter_context(connect("exporter", *dst, exe=dst_exe, maxconcurrency=jobs))
+        reporter = stack.enter_context(Reporter(counters, "copy", progress))
         if count and not imp.identity.flags & Flag.STREAM:
-            stats = connect("importer", src[0], src[1], exe=src_exe, maxconcurrency=jobs)
-            stats_conn = stats.__enter__()
-            counter = threading.Thread(
-                target=_count, args=(stats_conn, counters, reporter), daemon=True
-            )
+            stats = stack.enter_context(connect("importer", *src, exe=src_exe, maxconcurrency=jobs))
+            counter = threading.Thread(target=_count, args=(stats, counters, reporter), daemon=True)
             counter.start()
+            stack.callback(counter.join, 5)  # runs before the statistics plugin is ended
         sess = imp.client.session()
-        feed = Feed(
-            imp,
-            sess,
-            counters,
-            reporter,
-            imp.identity.root,
-            bool(exp.identity.flags & Flag.EXPORTXATTR),
-        )
+        want_xattrs = bool(exp.identity.flags & Flag.EXPORTXATTR)
+        feed = Feed(imp, sess, counters, reporter, imp.identity.root, want_xattrs)
         drain = True  # end the Import stream cleanly unless the copy is abandoned
         try:
-            while not feed.exhausted:
-                try:
-                    for resp in exp.client.stub.Export(feed.requests()):
-                        hdr = resp.result.header
-                        if not resp.result.error or hdr.pathname == feed.aborted:
-                            continue  # an aborted file is already counted as failed
-                        counters.fail(hdr.pathname, resp.result.error)
-                        if hdr.hasReader and not hdr.isXattr:
-                            with counters.lock:
-                                counters.files -= 1
-                except grpc.RpcError as exc:
-                    if feed.aborted is None:
-                        counters.fail("(export)", rpc_message(exc))
-                        drain = False  # the exporter is gone: listing the rest helps no one
-                        break
-            if feed.error is not None:
-                counters.fail("(copy)", str(feed.error))
+            drain = _export_all(feed, exp, counters)  # False: listing the rest helps no one
         except KeyboardInterrupt:
-            drain = False  # Ctrl-C: stop now; connect() ends both plugins
+            drain = False  # Ctrl-C: stop now; leaving the stack ends every plugin
             raise
         finally:
             if drain:
                 sess.end()
-            if counter is not None:
-                counter.join(5)
-            if stats is not None:
-                stats.__exit__(None, None, None)
     return counters
