@@ -3,15 +3,26 @@
     .venv/bin/python scripts/bench_onedrive.py [--quick]
 
 Runs the real plugin (a subprocess, real msal and requests) against the Graph emulator
-(tests/emulators/graph) holding 10,000 files in 500 folders (1,000 in 50 with --quick), and
-counts the emulator's requests for: a full import (walk), the first delta run (a full
-enumeration), and a delta run after 10 changes. Identity-platform requests (discovery, token)
-are left out: one of each per process.
+(tests/emulators/graph) holding 10,000 files in 500 folders (1,000 in 50 with --quick) and
+counts the emulator's requests (GitHub issue 9) for a full import of the drive root, then for
+runs after 10 changes (4 updated, 3 renamed, 3 added files). "Metadata" is every Graph request
+but the downloads; identity-platform requests (discovery, token) are left out on both sides.
+Ratios are reference / ours: above 1, we send fewer.
 
-The rclone column is computed from the tree's shape, not measured: rclone's onedrive backend
-lists each folder with `/children` (plus one request per further page of 1,000), and with
-`--fast-list` it batches about 50 folder listings per request; it has no delta listing, so an
-incremental run lists everything again. Downloads are one GET per non-empty file for both.
+The rclone columns are computed from the tree's shape and rclone's onedrive backend
+(backend/onedrive/onedrive.go), not measured:
+  * NewFs looks the root item up (`GET /root`): 1 request before anything is listed;
+  * a listing is one `/children?$top=1000` per folder, plus one per further page;
+  * `--fast-list`: issue 9 puts it at 50 folders per request; rclone's onedrive backend
+    actually has no ListR unless `--onedrive-delta`, and then lists `/root/delta?$top=1000`
+    (items / 1,000 pages). The reference is the lower of the two;
+  * a download is `GET /items/{id}/content`, answered 302 to the download URL: 2 requests
+    (ours reads the `@microsoft.graph.downloadUrl` that came with the listing: 1 request);
+  * it has no stored delta state: a run after changes lists everything again, and a renamed
+    file is a new path to copy.
+Ours enumerates the tree with a tokenless `/root/delta` (pages of 1,000 items, the root item
+included: no lookup first), so the listing itself is at rclone --onedrive-delta's floor and
+the saving on a full import is the root lookup; incremental runs (`delta=true`) cost 1 request.
 """
 
 from __future__ import annotations
@@ -26,12 +37,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "sdk"), str(ROOT / "integrations")]
 
 from tests.emulators.graph import GraphEmulator  # noqa: E402
+from tests.emulators.graph.faults import AUTH_KINDS  # noqa: E402
 from tests.integrations.onedrive.support import app_config, run_import  # noqa: E402
 
 PAGE = 1000
 FASTLIST_BATCH = 50
-LISTING = ("children", "item", "delta")
-GRAPH = (*LISTING, "download", "content", "drive")
+RCLONE_LOOKUP = 1  # NewFs: GET /root
+RCLONE_PER_DOWNLOAD = 2  # /content, then the 302's Location
+DOWNLOADS = ("download", "content")
+CHANGES = 10
 
 
 def _seed(emu: GraphEmulator, files: int, folders: int) -> dict[str, int]:
@@ -55,13 +69,27 @@ def _seed(emu: GraphEmulator, files: int, folders: int) -> dict[str, int]:
     return children
 
 
-def _graph(emu: GraphEmulator, kinds: tuple[str, ...] = GRAPH) -> int:
-    return sum(emu.stats[k] for k in kinds)
+def _counts(emu: GraphEmulator) -> tuple[int, int]:
+    """(metadata requests, download requests) since the last reset_stats."""
+    graph = emu.stats["requests"] - sum(emu.stats[k] for k in AUTH_KINDS)
+    downloads = sum(emu.stats[k] for k in DOWNLOADS)
+    return graph - downloads, downloads
 
 
 def _row(figure: str, ours: int, reference: int, unit: str = "requests") -> dict[str, Any]:
-    ratio = round(ours / reference, 3) if reference else float("nan")
+    ratio = round(reference / ours, 3) if ours else float("inf")
     return {"figure": figure, "ours": ours, "reference": reference, "ratio": ratio, "unit": unit}
+
+
+def _change(emu: GraphEmulator) -> None:
+    names = sorted(p for p in emu.tree() if p.endswith(".txt"))
+    for n, path in enumerate(names[:: max(1, len(names) // CHANGES)][:CHANGES]):
+        if n % 3 == 0:
+            emu.update(path, b"changed %d" % n, modified=1_700_000_000 + n)
+        elif n % 3 == 1:
+            emu.rename(path, f"renamed {n}.txt")
+        else:
+            emu.add_file(path.rsplit("/", 1)[0] + f"/added {n}.txt", b"added %d" % n)
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
@@ -69,73 +97,78 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     rows = []
     with GraphEmulator() as emu:
         shape = _seed(emu, files, folders)
-        rclone_lists = sum(max(1, math.ceil(n / PAGE)) for n in shape.values())
-        rclone_fast = math.ceil(len(shape) / FASTLIST_BATCH)
+        items = 1 + sum(shape.values())  # the root and everything below it
+        rclone = RCLONE_LOOKUP + sum(max(1, math.ceil(n / PAGE)) for n in shape.values())
+        fast_pages = min(math.ceil(len(shape) / FASTLIST_BATCH), math.ceil(items / PAGE))
+        fast = RCLONE_LOOKUP + fast_pages
         cfg = app_config(emu)
+        tree = f"{files} files / {folders} folders"
 
         emu.reset_stats()
-        run_import(cfg, opens=lambda i: not i.record.is_xattr)
-        walk_list, walk_dl = _graph(emu, LISTING), emu.stats["download"]
-        rows.append(
+        full = run_import(cfg, opens=lambda i: not i.record.is_xattr)
+        assert full.finished and not full.errors
+        meta, downloads = _counts(emu)
+        assert downloads == files and emu.stats["delta"] == meta, dict(emu.stats)
+        rows += [
+            _row(f"full import, {tree}: metadata requests vs rclone", meta, rclone),
+            _row("full import: metadata requests vs rclone --fast-list", meta, fast),
+            _row("full import: listing pages alone vs rclone --fast-list's", meta, fast_pages),
             _row(
-                f"full import, {files} files / {folders} folders: listing", walk_list, rclone_lists
-            )
-        )
-        rows.append(_row("full import: listing vs rclone --fast-list", walk_list, rclone_fast))
-        rows.append(
-            _row(
-                "full import: all Graph requests (with downloads)",
-                _graph(emu),
-                rclone_lists + files,
-            )
-        )
-        assert walk_dl == files, walk_dl
+                "full import: all requests (downloads too) vs rclone --fast-list",
+                meta + downloads,
+                fast + RCLONE_PER_DOWNLOAD * files,
+            ),
+        ]
 
         state = ROOT / ".build" / "bench-onedrive-delta.json"
         state.parent.mkdir(exist_ok=True)
         state.unlink(missing_ok=True)
         dcfg = {**cfg, "delta": "true", "state_file": str(state)}
-        emu.reset_stats()
         first = run_import(dcfg, opens=lambda i: False)
         assert first.finished and not first.errors
-        rows.append(
-            _row("delta, first run (full enumeration): listing", _graph(emu, LISTING), rclone_lists)
-        )
-
         before = {
             p: (r.record.info.size, r.record.info.mtime_ns)
             for p, r in first.by_path().items()
             if r.record.info
         }
-        names = sorted(p for p in emu.tree() if p.endswith(".txt"))
-        for n, path in enumerate(names[:: max(1, len(names) // 10)][:10]):
-            if n % 3 == 0:
-                emu.update(path, b"changed %d" % n, modified=1_700_000_000 + n)
-            elif n % 3 == 1:
-                emu.rename(path, f"renamed {n}.txt")
-            else:
-                emu.add_file(path.rsplit("/", 1)[0] + f"/added {n}.txt", b"added %d" % n)
-        emu.reset_stats()
 
-        def changed(item: Any) -> bool:
+        def changed(item: Any) -> bool:  # kloset's cache: read what changed size or mtime
             info = item.record.info
             return not item.record.is_xattr and before.get(item.record.pathname) != (
                 info.size,
                 info.mtime_ns,
             )
 
+        _change(emu)
+        emu.reset_stats()
         second = run_import(dcfg, opens=changed)
         assert second.finished and not second.errors
-        rows.append(_row("delta after 10 changes: listing", _graph(emu, LISTING), rclone_lists))
-        rows.append(
-            _row("delta after 10 changes: downloads", emu.stats["download"], 10, "downloads")
-        )
+        meta, downloads = _counts(emu)
+        after = f"after {CHANGES} changes"
+        rows += [
+            _row(f"delta=true run {after}: metadata vs rclone (relists)", meta, rclone),
+            _row(f"delta=true run {after}: metadata vs rclone --fast-list", meta, fast),
+            _row(
+                f"delta=true run {after}: downloads vs rclone's",
+                downloads,
+                RCLONE_PER_DOWNLOAD * CHANGES,
+            ),
+        ]
+
+        emu.reset_stats()
+        again = run_import(cfg, opens=changed)  # the default mode relists, as rclone does
+        assert again.finished and not again.errors
+        meta, _ = _counts(emu)
+        rows.append(_row(f"default-mode run {after}: metadata vs rclone --fast-list", meta, fast))
         state.unlink(missing_ok=True)
     return rows
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    out = ["| figure | ours | rclone (computed) | ratio | unit |", "|---|---:|---:|---:|---|"]
+    out = [
+        "| figure | ours | rclone (computed) | ratio (rclone/ours) | unit |",
+        "|---|---:|---:|---:|---|",
+    ]
     for r in rows:
         out.append(
             f"| {r['figure']} | {r['ours']} | {r['reference']} | {r['ratio']} | {r['unit']} |"

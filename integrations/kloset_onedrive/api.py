@@ -43,6 +43,7 @@ class DriveItem:
     package_type: str = ""
     download_url: str | None = field(default=None, compare=False)
     url_time: float = field(default=0.0, compare=False)
+    drive_type: str = field(default="", compare=False)  # parentReference.driveType, if given
 
     @property
     def is_container(self) -> bool:
@@ -110,6 +111,7 @@ def parse_item(obj: dict[str, Any]) -> DriveItem:
         package_type=str((obj.get("package") or {}).get("type", "")),
         download_url=url,
         url_time=time.monotonic() if url else 0.0,
+        drive_type=str(parent.get("driveType") or ""),
     )
 
 

@@ -245,6 +245,8 @@ def _translate(method: str, url: str, resp: requests.Response) -> KlosetError:
             f"{where}: the drive is full (507 Insufficient Storage): free space or raise the"
             " quota; nothing more can be stored"
         )
+    if status == 501:  # Not Implemented (delta on a folder of some drives): final
+        return GraphFailure(text, status, code)
     if status >= 500:
         return Transient(text, retry_after, status)
     if status == 404:

@@ -1,5 +1,8 @@
 """Tree walk: list folders in parallel (a bounded pool), yield entries as pages arrive.
 
+The importer's fallback when Graph refuses a delta enumeration (listing.py), which costs one
+request per 1,000 items where this costs at least one per folder.
+
 A folder costs one request per 1,000 children, so a deep tree is dominated by latency: listing
 `workers` folders at once hides it. Each folder's entry is queued before its own listing is
 submitted, so a directory always reaches the host before its children.

@@ -28,10 +28,11 @@ def test_import_survives_429s_and_an_expired_token(emu: GraphEmulator) -> None:
     emu.faults.retry_after = 1
     stop = threading.Event()
 
-    def expire_once() -> None:  # mid-listing, every access token stops working
-        while not stop.is_set() and emu.stats["children"] < 2:
+    def expire_once() -> None:  # mid-run, every access token and download URL stops working
+        while not stop.is_set() and emu.stats["download"] < 2:
             time.sleep(0.02)
-        emu.expire_tokens()
+        emu.expire_tokens()  # the listing is one delta page: the bearer is next needed...
+        emu.expire_download_urls()  # ...to renew the download URLs of the files still to read
 
     killer = threading.Thread(target=expire_once, daemon=True)
     killer.start()
