@@ -16,7 +16,7 @@ listing, restored by the exporter:
 | `user.s3.cache_control` (also `content_disposition`, `_encoding`, `_language`) | header | yes |
 | `user.s3.meta.<key>` | one user metadata value (`x-amz-meta-<key>`, lower case) | yes |
 | `user.s3.tags` | the tag set, URL-encoded as `x-amz-tagging` (`k=v&k2=v2`) | yes |
-| `user.s3.storage_class` | the object's class | no: new objects get the bucket default |
+| `user.s3.storage_class` | the class, unless STANDARD | no: new objects get the bucket default |
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def xattrs_of(
         out[META_PREFIX + key.lower()] = str(value).encode()
     if tags:
         out[TAGS] = encode_tags(tags).encode()
-    if storage_class:
+    if storage_class and storage_class != "STANDARD":  # the default says nothing: one Open less
         out[STORAGE_CLASS] = storage_class.encode()
     return out
 

@@ -268,22 +268,22 @@ def open_error(cfg: dict[str, str], env: dict[str, str] | None = None) -> grpc.R
         return ei.value
 
 
-@pytest.mark.parametrize(
-    "override,words",
-    [
-        ({"access_key": "NOSUCHKEY"}, "access_key"),
-        ({"secret_access_key": "wrong-secret-123"}, "secret_access_key"),
-    ],
-)
-def test_wrong_credentials_say_which(
-    seaweedfs: SeaweedFS, override: dict[str, str], words: str
-) -> None:
-    cfg = {**seaweed_config(seaweedfs, new_bucket()), **override}
-    err = open_error(cfg)
-    assert_clean_error(err)
-    assert err.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert words in (err.details() or "")
-    assert "wrong-secret-123" not in (err.details() or "")
+def test_wrong_credentials_say_which(seaweedfs: SeaweedFS) -> None:
+    base = seaweed_config(seaweedfs, new_bucket())
+    with PluginProcess(plugin_argv("s3", "storage")) as proc:
+        client = StoreClient(proc)
+        for override, words in (
+            ({"access_key": "NOSUCHKEY"}, "access_key"),
+            ({"secret_access_key": "wrong-secret-123"}, "secret_access_key"),
+        ):
+            client.init({**base, **override}, proto="s3")  # Init makes no request
+            with pytest.raises(grpc.RpcError) as ei:
+                client.open()
+            err = ei.value
+            assert_clean_error(err)
+            assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+            assert words in (err.details() or "")
+            assert "wrong-secret-123" not in (err.details() or "")
 
 
 def _aws_free_env(tmp_path: Path, **extra: str) -> dict[str, str]:

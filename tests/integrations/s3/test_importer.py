@@ -1,0 +1,65 @@
+"""Importer tree rules, in-process on moto: synthesised directories and their mtimes, folder
+markers, the empty bucket, and listing in parallel across many prefixes."""
+
+from __future__ import annotations
+
+import time
+
+from kloset_s3.importer import S3Importer
+from kloset_s3.options import S3Options
+from kloset_sdk import Record
+from kloset_sdk.connector import InitContext
+from kloset_sdk.options import parse
+from tests.integrations.s3.conftest import Moto, new_bucket
+
+
+def records(cfg: dict[str, str]) -> dict[str, Record]:
+    imp = S3Importer(parse(S3Options, cfg, "importer"), InitContext("importer", "s3", cfg))
+    out = {}
+    for rec in imp.records():
+        key = rec.pathname + ("#" + rec.xattr_name if rec.is_xattr else "")
+        assert key not in out, f"{key} emitted twice"
+        out[key] = rec
+    return out
+
+
+def test_directories_take_the_newest_mtime_below(moto: Moto) -> None:
+    bucket = new_bucket()
+    c = moto.client()
+    c.create_bucket(Bucket=bucket)
+    c.put_object(Bucket=bucket, Key="a/old.txt", Body=b"1")
+    c.put_object(Bucket=bucket, Key="marker-only/", Body=b"")
+    time.sleep(1.1)  # LastModified has a 1 s resolution on some servers
+    c.put_object(Bucket=bucket, Key="a/b/new.txt", Body=b"22", StorageClass="STANDARD_IA")
+    recs = records(moto.config(bucket))
+    mtime = {p: r.info.mtime_ns for p, r in recs.items() if r.info is not None}
+    assert mtime["/a"] == mtime["/a/b"] == mtime["/a/b/new.txt"] == mtime["/"]
+    assert mtime["/a/old.txt"] < mtime["/a"]
+    assert recs["/marker-only"].is_dir and mtime["/marker-only"] > 0
+    assert recs["/a/b/new.txt"].info.size == 2  # type: ignore[union-attr]
+    assert recs["/a/b/new.txt"].info.mode == 0o600  # type: ignore[union-attr]
+    assert recs["/a"].info.mode & 0o777 == 0o700  # type: ignore[union-attr]
+    assert "/a/b/new.txt#user.s3.storage_class" in recs  # not STANDARD: kept
+    assert "/a/old.txt#user.s3.storage_class" not in recs  # STANDARD says nothing
+
+
+def test_empty_bucket_is_a_root_with_the_bucket_time(moto: Moto) -> None:
+    bucket = new_bucket()
+    moto.client().create_bucket(Bucket=bucket)
+    recs = records(moto.config(bucket))
+    assert list(recs) == ["/"]
+    assert recs["/"].is_dir and recs["/"].info.mtime_ns > 0  # type: ignore[union-attr]
+
+
+def test_many_prefixes_listed_in_parallel(moto: Moto) -> None:
+    bucket = new_bucket()
+    c = moto.client()
+    c.create_bucket(Bucket=bucket)
+    keys = [f"p{i % 7}/q{i % 5}/r{i % 3}/k{i}" for i in range(120)]
+    for k in keys:
+        c.put_object(Bucket=bucket, Key=k, Body=k.encode())
+    recs = records(moto.config(bucket, concurrency="2", metadata="false"))
+    files = {p for p, r in recs.items() if r.is_regular}
+    assert files == {"/" + k for k in keys}
+    dirs = {p for p, r in recs.items() if r.is_dir}
+    assert {"/", "/p0", "/p0/q0", "/p6/q4/r2"} <= dirs
