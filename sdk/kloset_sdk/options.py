@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -179,9 +180,12 @@ def _coerce(spec: OptionSpec, raw: Any) -> Any:
             raise ConfigError(spec.name, f"expected an integer, got {shown}") from None
     if spec.kind == "number":
         try:
-            return float(raw.strip())
+            num = float(raw.strip())
         except ValueError:
             raise ConfigError(spec.name, f"expected a number, got {shown}") from None
+        if not math.isfinite(num):
+            raise ConfigError(spec.name, f"expected a finite number, got {shown}")
+        return num
     if spec.kind == "array":
         text = raw.strip()
         if text.startswith("["):
