@@ -17,6 +17,7 @@ import logging
 import posixpath
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -49,6 +50,11 @@ class ConnectFailed(Fatal):
     """(Re)connecting failed; raised as is by Init, prefixed with the operation later on."""
 
 
+class ConnectionGone(Fatal):
+    """An operation failed because the connection is lost and cannot be made again: the
+    importer stops its walk on it rather than turn every remaining directory into an error."""
+
+
 def dropped(exc: BaseException) -> bool:
     """True when `exc` means the connection itself is gone (not an error about one file)."""
     return isinstance(
@@ -74,7 +80,7 @@ def should_retry(exc: BaseException) -> Retry | None:
 
 def translate(exc: BaseException, what: str, where: str = "") -> KlosetError:
     if isinstance(exc, ConnectFailed):
-        return Fatal(f"{what}: connection lost and reconnecting failed: {exc}")
+        return ConnectionGone(f"{what}: connection lost and reconnecting failed: {exc}")
     if isinstance(exc, KlosetError):
         return exc
     if dropped(exc):
@@ -118,6 +124,9 @@ class SFTPSession:
         self._max = concurrency
         self._limits: tuple[int, int] | None = None
         self._extensions: frozenset[str] | None = None
+        self._last_failure: Exception | None = None  # of the last reconnect (circuit breaker)
+        self._retry_at = 0.0
+        self._backoff = 0.0
         self.pacer = Pacer(RetryPolicy(attempts=2, base_delay=0.2, max_delay=1.0))
         with self._cond:
             self._connect_locked()
@@ -173,13 +182,35 @@ class SFTPSession:
                 raise ConnectFailed(
                     f"SSH handshake with {hop.host}:{hop.port} failed: {exc}"
                 ) from None
-            self._hostkeys.check(hop, t.get_remote_server_key(), is_target)
-            self._creds.authenticate(t, hop, is_target)
+            try:
+                self._hostkeys.check(hop, t.get_remote_server_key(), is_target)
+                self._creds.authenticate(t, hop, is_target)
+            except (paramiko.SSHException, EOFError, OSError) as exc:  # not a refusal: a loss
+                raise ConnectFailed(
+                    f"SSH login to {hop.host}:{hop.port} interrupted: {exc or type(exc).__name__}"
+                ) from None
             t.set_keepalive(KEEPALIVE)
         except BaseException:
             t.close()
             raise
         return t
+
+    def _reconnect_locked(self) -> None:
+        """Reconnect, unless the last attempt failed less than a back-off ago (1 s, doubling
+        to 30 s): then fail at once with its error. Without this every waiting worker, every
+        one of a List's 256 directories and every file of a restore would spend its own
+        connect timeout on a dead network before reporting the same error."""
+        now = time.monotonic()
+        if self._last_failure is not None and now < self._retry_at:
+            raise ConnectFailed(f"{self._last_failure} (retrying in {self._retry_at - now:.0f}s)")
+        try:
+            self._connect_locked()
+        except Exception as exc:
+            self._backoff = min(30.0, max(1.0, self._backoff * 2))
+            self._retry_at = time.monotonic() + self._backoff
+            self._last_failure = exc
+            raise
+        self._last_failure, self._backoff = None, 0.0
 
     def _close_transports(self) -> None:
         for t in reversed(self._transports):
@@ -194,7 +225,7 @@ class SFTPSession:
         with self._cond:
             while True:
                 if not self._alive_locked():
-                    self._connect_locked()
+                    self._reconnect_locked()
                 while self._idle:
                     ch = self._idle.pop()
                     if ch.generation == self._generation and not ch.sock.closed:

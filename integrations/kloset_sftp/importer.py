@@ -38,7 +38,7 @@ from kloset_sdk import (
 )
 
 from .channel import Channel
-from .client import SFTPSession
+from .client import ConnectionGone, SFTPSession
 from .options import DEFAULT_CONCURRENCY, SFTPOptions
 from .streams import RemoteReader
 
@@ -151,6 +151,8 @@ class SFTPImporter(Importer[SFTPOptions]):
 
         try:
             return self.session.run(work, f"list {path}")
+        except ConnectionGone:
+            raise  # ends the Import: the rest of the tree cannot be read either
         except KlosetError as exc:
             return [Record.failure(path, exc)], []
 

@@ -64,8 +64,11 @@ class SFTPStorage(Storage[SFTPOptions]):
         return Identity(origin=ep.origin, type=self.type_name, root=ep.root)
 
     def _fan_out(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-        with ThreadPoolExecutor(self.session.concurrency, "sftp-storage") as pool:
+        pool = ThreadPoolExecutor(self.session.concurrency, "sftp-storage")
+        try:
             return list(pool.map(fn, items))
+        finally:  # after a failure, do not start the directories still queued
+            pool.shutdown(wait=True, cancel_futures=True)
 
     # -- create / open ------------------------------------------------------------------------
     def create(self, config: bytes) -> None:

@@ -136,5 +136,31 @@ def test_silent_connection_ends_in_a_clean_error(
         assert time.monotonic() - t0 < 30
         assert_clean_error(ei.value)
         assert f"{mac.hex()}: connection" in (ei.value.details() or "")
+        t0 = time.monotonic()
+        with pytest.raises(grpc.RpcError) as ei:  # the breaker: no new 5 s wait right away
+            store.list(Resource.STATE)
+        assert time.monotonic() - t0 < 3 and "retrying in" in (ei.value.details() or "")
         proxy.blackhole(False)
+        time.sleep(1.5)  # the breaker's first back-off is 1 s
         assert store.get(Resource.STATE, mac) == data
+
+
+def test_import_stops_when_the_server_is_gone(
+    sshd: SSHD, proxy: FaultProxy, remote_dir: Path
+) -> None:
+    """Connection reset mid-walk and reconnect refused: the Import fails with one clear error
+    instead of sending an error record for every directory left."""
+    for i in range(60):
+        d = remote_dir / f"d{i:02d}"
+        d.mkdir()
+        (d / "f").write_bytes(b"x")
+    with PluginProcess(plugin_argv("sftp", "importer")) as proc:
+        client = ImporterClient(proc)
+        client.init(via_proxy(sshd, proxy, remote_dir), maxconcurrency=2)
+        proxy.refuse(True)  # established connections live on, new ones are refused
+        proxy.reset_after(6000, "downstream")
+        t0 = time.monotonic()
+        with pytest.raises(grpc.RpcError) as ei:
+            client.scan(read=False)
+        assert time.monotonic() - t0 < 20
+    assert "reconnecting failed: cannot connect" in (ei.value.details() or "")
