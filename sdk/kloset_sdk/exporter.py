@@ -23,7 +23,7 @@ import queue
 import threading
 from abc import abstractmethod
 from collections.abc import Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from typing import Any
 
 import grpc
@@ -138,6 +138,7 @@ class ExporterServicer(pb_grpc.ExporterServicer):
     ) -> None:
         it = iter(requests)
         pending: list[pb.ExportRequest] = []
+        futures: list[Future[None]] = []  # finish() runs after these, as documented
 
         def next_request() -> pb.ExportRequest | None:
             if pending:
@@ -163,6 +164,9 @@ class ExporterServicer(pb_grpc.ExporterServicer):
                     if stream is not None:
                         stream.drain()
                     if isinstance(fut, Future):
+                        if len(futures) >= 1024:
+                            futures[:] = [f for f in futures if not f.done()]
+                        futures.append(fut)
                         out.put((rec, fut))
                     else:
                         out.put(_result(rec))
@@ -173,6 +177,7 @@ class ExporterServicer(pb_grpc.ExporterServicer):
                             stream.drain()
                         except Exception:  # noqa: BLE001
                             pass
+            wait(futures)
             for rec_obj, err in conn.finish():
                 out.put(_result(rec_obj.to_proto(), err))
         except grpc.RpcError:
