@@ -26,7 +26,7 @@ import hashlib
 import io
 import logging
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
@@ -71,6 +71,7 @@ class S3Exporter(Exporter[S3Options]):
         self._written: dict[str, tuple[int, str]] = {}  # pathname -> size, type, once verified
         self._xattrs: dict[str, dict[str, bytes]] = {}
         self._base: str | None = None
+        self._pending: list[Future[None]] = []  # small uploads not yet verified
 
     def identity(self) -> Identity:
         return Identity(
@@ -112,7 +113,11 @@ class S3Exporter(Exporter[S3Options]):
         except BaseException:
             self.budget.release(len(body))
             raise
-        return self.pool.submit(self._finish_small, up, path, key, len(body), md5)
+        fut = self.pool.submit(self._finish_small, up, path, key, len(body), md5)
+        if len(self._pending) >= 1024:
+            self._pending = [f for f in self._pending if not f.done()]
+        self._pending.append(fut)
+        return fut
 
     def _finish_small(self, up: Any, path: str, key: str, size: int, md5: str) -> None:
         try:
@@ -174,6 +179,9 @@ class S3Exporter(Exporter[S3Options]):
         return None
 
     def finish(self) -> list[tuple[Record, str]]:
+        # Metadata can only be applied to objects that exist: wait for the uploads still in
+        # flight (their own results, errors included, reach the host through their futures).
+        wait(self._pending)
         jobs = {path: self.pool.submit(self._apply, path, xa) for path, xa in self._xattrs.items()}
         failures = []
         for path, job in jobs.items():
