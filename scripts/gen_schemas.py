@@ -42,7 +42,7 @@ def outputs(name: str) -> dict[Path, str]:
         for key, row in rows.items():
             s = row["spec"]
             assert isinstance(s, opt.OptionSpec)
-            typ = "|".join(s.enum) if s.enum else s.kind
+            typ = " \\| ".join(s.enum) if s.enum else s.kind
             default = (
                 "required"
                 if s.required
