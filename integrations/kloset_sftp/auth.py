@@ -24,6 +24,7 @@ from typing import Any
 
 import paramiko
 from paramiko.agent import AgentSSH
+from paramiko.pkey import UnknownKeyType
 
 from kloset_sdk import ConfigError, PermissionDenied
 
@@ -47,6 +48,10 @@ def parse_duration(text: str, key: str) -> float:
     return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
+def _short(path: str) -> str:
+    return path if len(path) <= 200 else path[:100] + "..." + path[-40:]
+
+
 def load_key_file(path: str, passphrase: str | None, key: str) -> paramiko.PKey:
     path = os.path.expanduser(path)
     try:
@@ -54,17 +59,19 @@ def load_key_file(path: str, passphrase: str | None, key: str) -> paramiko.PKey:
         secret: Any = passphrase.encode() if passphrase else None
         return paramiko.PKey.from_path(path, password=secret)
     except FileNotFoundError:
-        raise ConfigError(key, f"{path}: no such file") from None
-    except PermissionError:
-        raise ConfigError(key, f"{path}: permission denied") from None
+        raise ConfigError(key, f"{_short(path)}: no such file") from None
+    except OSError as exc:  # permission denied, name too long, a directory...
+        raise ConfigError(key, f"{_short(path)}: {exc.strerror or exc}") from None
     except TypeError:  # cryptography: "Password was not given but private key is encrypted"
-        raise ConfigError("passphrase", f"the key {path} is encrypted: set passphrase") from None
-    except (ValueError, paramiko.SSHException) as exc:
+        raise ConfigError(
+            "passphrase", f"the key {_short(path)} is encrypted: set passphrase"
+        ) from None
+    except (ValueError, paramiko.SSHException, UnknownKeyType):
         if passphrase:
             raise ConfigError(
-                "passphrase", f"does not decrypt {path} (or it is not a private key)"
+                "passphrase", f"does not decrypt {_short(path)} (or it is not a private key)"
             ) from None
-        raise ConfigError(key, f"{path}: not a private key paramiko can read ({exc})") from None
+        raise ConfigError(key, f"{_short(path)}: not a private key paramiko can read") from None
 
 
 def load_key_text(text: str, passphrase: str | None) -> paramiko.PKey:
@@ -116,7 +123,7 @@ class Credentials:
         self._inline_until = time.monotonic() + ttl if ttl else None
         self._agent_sock = opts.ssh_auth_sock or os.environ.get("SSH_AUTH_SOCK") or None
         if opts.ssh_auth_sock and not os.path.exists(opts.ssh_auth_sock):
-            raise ConfigError("ssh_auth_sock", f"{opts.ssh_auth_sock}: no such socket")
+            raise ConfigError("ssh_auth_sock", f"{_short(opts.ssh_auth_sock)}: no such socket")
 
     def _inline_key(self) -> paramiko.PKey | None:
         if self._inline is not None and self._inline_until is not None:

@@ -124,9 +124,7 @@ class SFTPSession:
         self._max = concurrency
         self._limits: tuple[int, int] | None = None
         self._extensions: frozenset[str] | None = None
-        self._last_failure: Exception | None = None  # of the last reconnect (circuit breaker)
-        self._retry_at = 0.0
-        self._backoff = 0.0
+        self._last_failure: tuple[float, Exception | None] = (0.0, None)  # last reconnect
         self.pacer = Pacer(RetryPolicy(attempts=2, base_delay=0.2, max_delay=1.0))
         with self._cond:
             self._connect_locked()
@@ -178,12 +176,16 @@ class SFTPSession:
             sec.key_types = self._hostkeys.preferred_algorithms(hop, tuple(sec.key_types))
             try:
                 t.start_client(timeout=self._timeout)
+                # start_client returns quietly when its timeout ends mid-handshake: this
+                # raises "No existing session" then
+                key = t.get_remote_server_key()
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 raise ConnectFailed(
-                    f"SSH handshake with {hop.host}:{hop.port} failed: {exc}"
+                    f"SSH handshake with {hop.host}:{hop.port} failed or timed out"
+                    f" ({exc or type(exc).__name__})"
                 ) from None
             try:
-                self._hostkeys.check(hop, t.get_remote_server_key(), is_target)
+                self._hostkeys.check(hop, key, is_target)
                 self._creds.authenticate(t, hop, is_target)
             except (paramiko.SSHException, EOFError, OSError) as exc:  # not a refusal: a loss
                 raise ConnectFailed(
@@ -195,22 +197,21 @@ class SFTPSession:
             raise
         return t
 
-    def _reconnect_locked(self) -> None:
-        """Reconnect, unless the last attempt failed less than a back-off ago (1 s, doubling
-        to 30 s): then fail at once with its error. Without this every waiting worker, every
-        one of a List's 256 directories and every file of a restore would spend its own
-        connect timeout on a dead network before reporting the same error."""
-        now = time.monotonic()
-        if self._last_failure is not None and now < self._retry_at:
-            raise ConnectFailed(f"{self._last_failure} (retrying in {self._retry_at - now:.0f}s)")
+    def _reconnect_locked(self, asked: float) -> None:
+        """Reconnect, unless an attempt made while this caller waited for the lock has just
+        failed: then fail at once with its error, rather than every worker of a fan-out (a
+        List covers 256 directories) spending its own connect timeout on a dead network. A
+        call made after that failure tries again, so the first call after the network is
+        back succeeds."""
+        failed_at, error = self._last_failure
+        if error is not None and failed_at >= asked:
+            raise ConnectFailed(str(error))
         try:
             self._connect_locked()
         except Exception as exc:
-            self._backoff = min(30.0, max(1.0, self._backoff * 2))
-            self._retry_at = time.monotonic() + self._backoff
-            self._last_failure = exc
+            self._last_failure = (time.monotonic(), exc)
             raise
-        self._last_failure, self._backoff = None, 0.0
+        self._last_failure = (0.0, None)
 
     def _close_transports(self) -> None:
         for t in reversed(self._transports):
@@ -222,10 +223,11 @@ class SFTPSession:
 
     # -- the channel pool ---------------------------------------------------------------------
     def acquire(self) -> Channel:
+        asked = time.monotonic()
         with self._cond:
             while True:
                 if not self._alive_locked():
-                    self._reconnect_locked()
+                    self._reconnect_locked(asked)
                 while self._idle:
                     ch = self._idle.pop()
                     if ch.generation == self._generation and not ch.sock.closed:

@@ -36,7 +36,7 @@ from kloset_sdk import (
 from kloset_sdk.layout import CONFIG, DIRS, LISTED, SHARDED, object_key, parse_key, shard_dirs
 
 from .channel import Channel
-from .client import SFTPSession
+from .client import ConnectionGone, SFTPSession
 from .options import DEFAULT_CONCURRENCY, SFTPOptions
 from .streams import RemoteReader, upload
 
@@ -64,10 +64,23 @@ class SFTPStorage(Storage[SFTPOptions]):
         return Identity(origin=ep.origin, type=self.type_name, root=ep.root)
 
     def _fan_out(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """fn over items on the pool; once the connection is found gone for good, the items
+        not started yet fail at once (a List must not try 256 reconnects)."""
+        gone: list[ConnectionGone] = []
+
+        def task(item: T) -> R:
+            if gone:
+                raise gone[0]
+            try:
+                return fn(item)
+            except ConnectionGone as exc:
+                gone.append(exc)
+                raise
+
         pool = ThreadPoolExecutor(self.session.concurrency, "sftp-storage")
         try:
-            return list(pool.map(fn, items))
-        finally:  # after a failure, do not start the directories still queued
+            return list(pool.map(task, items))
+        finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
     # -- create / open ------------------------------------------------------------------------

@@ -137,12 +137,12 @@ def test_silent_connection_ends_in_a_clean_error(
         assert_clean_error(ei.value)
         assert f"{mac.hex()}: connection" in (ei.value.details() or "")
         t0 = time.monotonic()
-        with pytest.raises(grpc.RpcError) as ei:  # the breaker: no new 5 s wait right away
+        with pytest.raises(grpc.RpcError) as ei:  # 256 directories, still one timeout or two
             store.list(Resource.STATE)
-        assert time.monotonic() - t0 < 3 and "retrying in" in (ei.value.details() or "")
+        assert time.monotonic() - t0 < 15, time.monotonic() - t0
+        assert "reconnecting failed" in (ei.value.details() or "")
         proxy.blackhole(False)
-        time.sleep(1.5)  # the breaker's first back-off is 1 s
-        assert store.get(Resource.STATE, mac) == data
+        assert store.get(Resource.STATE, mac) == data  # the first call after the fix works
 
 
 def test_import_stops_when_the_server_is_gone(
