@@ -20,6 +20,7 @@ import pytest
 from kloset_sdk import Resource
 from kloset_sdk._pb import connectors_pb2 as cpb
 from kloset_sdk._pb import exporter_pb2 as epb
+from kloset_sdk._pb import storage_pb2 as spb
 from kloset_sdk.harness import ExporterClient, ImporterClient, PluginProcess, StoreClient
 from tests.reliability.backends import Backend, make_backend
 from tests.reliability.common import MiB, Scenario, content, deadline_loop, wait_exit
@@ -178,3 +179,62 @@ def test_stdin_closed_mid_call(
         assert "/half.bin" not in backend.files(), "a partial file has its final name"
     if op == "put" and backend.present is not None:
         assert not backend.present(), "a partial object has its final name"
+
+
+CANCELS = 8
+
+
+@pytest.mark.parametrize("connector", ["sdk", "fs", "s3", "sftp", "gdrive", "onedrive"])
+def test_put_cancelled_by_the_host(
+    connector: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    plugin_env: dict[str, str],
+    scenario: Scenario,
+) -> None:
+    """Puts cancelled by the host at random points: nothing stored, the plugin serves on"""
+    import random
+
+    name = _connector(connector, "put")
+    require(name, "storage")
+    backend = make_backend(name, "storage", request, tmp_path)
+    rng = random.Random(f"cancel-{connector}")
+    with open(tmp_path / "stderr.log", "wb") as log:
+        with PluginProcess(backend.argv, env=plugin_env, stderr=log) as proc:
+            client = StoreClient(proc)
+            client.init(backend.config, proto=backend.proto)
+            client.create(b"cfg")
+            macs = []
+            for _ in range(CANCELS):
+                mac = rng.randbytes(32)
+                macs.append(mac)
+                data = content(rng.randrange(1 << 30), rng.randrange(MiB, 7 * MiB))
+                cut = rng.randrange(1, len(data))
+
+                stop = threading.Event()
+
+                def body(
+                    mac: bytes = mac, data: bytes = data, cut: int = cut, stop: Any = stop
+                ) -> Iterator[Any]:
+                    yield spb.PutRequest(mac=mac, type=int(Resource.PACKFILE))
+                    for off in range(0, cut, MiB):
+                        yield spb.PutRequest(chunk=data[off : min(off + MiB, cut)])
+                    stop.wait(30)  # never a half-close: the host cancels instead
+                    raise RuntimeError("cancelled by the test")
+
+                future = client.stub.Put.future(body())
+                time.sleep(rng.uniform(0.0, 0.4))
+                future.cancel()
+                stop.set()
+                with pytest.raises((grpc.FutureCancelledError, grpc.RpcError)):
+                    future.result(timeout=30)
+                scenario.runs += 1
+            time.sleep(0.5)  # anything the plugin would (wrongly) commit late is there now
+            listed = set(client.list(Resource.PACKFILE))
+            assert not listed & set(macs), "a cancelled Put was stored"
+            good = rng.randbytes(32)
+            client.put(Resource.PACKFILE, good, b"after the cancels")
+            assert client.get(Resource.PACKFILE, good) == b"after the cancels"
+    if backend.present is not None:
+        present = {mac for (_, mac) in backend.present()}
+        assert not present & set(macs), "a cancelled Put is under its final name"
