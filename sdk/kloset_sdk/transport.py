@@ -49,6 +49,10 @@ RELAY_BUF = 1 << 20
 #: grpc's writes do not block on the relay (capped by net.core.[rw]mem_max; harmless if so).
 SOCK_BUF = 4 << 20
 DEFAULT_WORKERS = 128
+#: Set once the host is gone (stdin ended or the wire broke), *before* the relay's end of the
+#: socket closes and grpc turns the open calls into plain ends of their request streams: a Put
+#: that sees its requests end checks this, so it never commits a stream the host abandoned.
+host_gone = threading.Event()
 #: HTTP/2 receive window per stream. With BDP probing, grpc grows its windows from the measured
 #: bandwidth x ping round trip; on a local pipe whose consumer is a disk, that lets the host run
 #: far ahead, and grpc buffers it all: storing a 1 GiB packfile peaked at 74-184 MB RSS. A fixed
@@ -258,58 +262,72 @@ def _relay_threads(in_fd: int, out_fd: int, sock: socket.socket) -> threading.Ev
 class RelayProcess:
     """The relay in a forked child, started before the server and connected once it listens.
 
-    Handshake over two pipes: the parent writes one byte when the server listens on `path`, the
-    child connects and writes one byte back, then the parent removes the socket file. The child
-    keeps only the two wire fds, stderr and its socket (any other inherited fd, such as the
-    server's end of the connection, would keep the socket open after the parent died).
+    Two pipes link the processes. Start-up: the parent writes one byte when the server listens
+    on `path`, the child connects and writes one byte back, then the parent removes the socket
+    file. End: when either direction of the relay stops, the child writes one byte and waits
+    (at most END_ACK_WAIT) for the parent to set `host_gone` and answer, and only then exits,
+    which closes the socket; a child that dies abruptly shows as EOF and sets it too. The child
+    keeps only the two wire fds, stderr, the pipes and its socket (any other inherited fd, such
+    as the server's end of the connection, would keep the socket open after the parent died).
     """
 
+    END_ACK_WAIT = 2.0
+
     def __init__(self, in_fd: int, out_fd: int, path: str) -> None:
-        go_r, self._go = os.pipe()
-        self._ready, ready_w = os.pipe()
+        to_child_r, self._to_child = os.pipe()
+        self._from_child, from_child_w = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child, which never returns
-            self._child(in_fd, out_fd, path, go_r, ready_w)
+            self._child(in_fd, out_fd, path, to_child_r, from_child_w)
         self.pid = pid
-        os.close(go_r)
-        os.close(ready_w)
+        os.close(to_child_r)
+        os.close(from_child_w)
 
-    @staticmethod
-    def _child(in_fd: int, out_fd: int, path: str, go_r: int, ready_w: int) -> NoReturn:
+    @classmethod
+    def _child(cls, in_fd: int, out_fd: int, path: str, rd: int, wr: int) -> NoReturn:
         code = 0
         try:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
-            keep = sorted({0, 1, 2, in_fd, out_fd, go_r, ready_w})
+            keep = sorted({0, 1, 2, in_fd, out_fd, rd, wr})
             low = 3
             for fd in keep:
                 if fd >= low:
                     os.closerange(low, fd)
                     low = fd + 1
             os.closerange(low, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 4096)
-            if os.read(go_r, 1) != b"1":
+            if os.read(rd, 1) != b"1":
                 os._exit(1)  # the parent failed before the server listened
             sock = connect(path)
-            os.write(ready_w, b"1")
-            os.close(go_r)
-            os.close(ready_w)
+            os.write(wr, b"1")
             _relay_threads(in_fd, out_fd, sock).wait()
+            os.write(wr, b"E")  # the host is gone: tell the server before the socket closes
+            select.select([rd], [], [], cls.END_ACK_WAIT)
         except BaseException:  # noqa: BLE001 - nothing may escape a forked child
             code = 1
         os._exit(code)
 
     def start(self) -> None:
         """Tell the child the server listens; return once it is connected."""
+        os.write(self._to_child, b"1")
+        if os.read(self._from_child, 1) != b"1":
+            raise OSError("the relay process could not connect to the gRPC server")
+        threading.Thread(target=self._watch, name="kloset-relay", daemon=True).start()
+
+    def _watch(self) -> None:
         try:
-            os.write(self._go, b"1")
-            if os.read(self._ready, 1) != b"1":
-                raise OSError("the relay process could not connect to the gRPC server")
-        finally:
-            os.close(self._go)
-            os.close(self._ready)
+            os.read(self._from_child, 1)  # b"E", or b"" if the child died
+        except OSError:
+            pass
+        host_gone.set()
+        try:
+            os.write(self._to_child, b"K")
+        except OSError:
+            pass
 
     def wait(self) -> int:
         """Block until the relay ends (stdin EOF, or the host went away); its exit status."""
         _, status = os.waitpid(self.pid, 0)
+        host_gone.set()
         return os.waitstatus_to_exitcode(status)
 
 
@@ -320,6 +338,7 @@ def serve_stdio(register: Callable[[grpc.Server], None], workers: int | None = N
     if os.environ.get("KLOSET_SDK_RELAY", "") == "thread" or not hasattr(os, "fork"):
         server, sock, executor = private_server(register, n)
         _relay_threads(in_fd, out_fd, sock).wait()
+        host_gone.set()  # before shutdown() cancels the calls
     else:
         tmp = tempfile.mkdtemp(prefix="kloset-")  # mkdtemp makes it 0700
         path = os.path.join(tmp, "grpc.sock")
