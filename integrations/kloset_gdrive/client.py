@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from kloset_sdk.errors import QuotaExceeded
-from kloset_sdk.retry import Pacer, RetryPolicy
+from kloset_sdk.retry import Pacer
 
 from . import auth
 from .errors import QUOTA_REASONS, ApiError, error_from, should_retry, translate
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-TIMEOUT = 120.0
 PAGE_SIZE = 1000  # the most files.list / changes.list return per page
 #: Everything the connectors read about a file; listing more costs bandwidth on every page.
 FILE_FIELDS = (
@@ -48,7 +47,7 @@ def process_pacer(opts: GdriveOptions) -> Pacer:
     global _pacer
     with _pacer_lock:
         if _pacer is None:
-            _pacer = Pacer(RetryPolicy(attempts=opts.max_retries))
+            _pacer = Pacer(opts.retry_policy())
         return _pacer
 
 
@@ -84,7 +83,9 @@ class DriveClient:
             import google_auth_httplib2  # type: ignore[import-untyped]
             import httplib2  # type: ignore[import-untyped]
 
-            h = google_auth_httplib2.AuthorizedHttp(self.creds, http=httplib2.Http(timeout=TIMEOUT))
+            h = google_auth_httplib2.AuthorizedHttp(
+                self.creds, http=httplib2.Http(timeout=self.opts.timeout)
+            )
             self._local.http = h
         return h
 
@@ -142,7 +143,7 @@ class DriveClient:
 
     def send(self, method: str, url: str, what: str, **kw: Any) -> requests.Response:
         """One raw request (no pacing: callers wrap it in `run`); error answers raise ApiError."""
-        kw.setdefault("timeout", TIMEOUT)
+        kw.setdefault("timeout", self.opts.timeout)
         resp = self.session().request(method, url, **kw)
         if resp.status_code >= 400:
             body = resp.content

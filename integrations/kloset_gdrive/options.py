@@ -14,6 +14,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from kloset_sdk import ConfigError, option
+from kloset_sdk.retry import RetryOptions
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -36,7 +37,7 @@ DEFAULT_EXPORT_FORMATS = [
 
 
 @dataclass(frozen=True)
-class GdriveOptions:
+class GdriveOptions(RetryOptions):
     location: str = option(
         required=True,
         help="gdrive://<path>: a folder path in My Drive (gdrive:// alone is the root); with"
@@ -109,9 +110,6 @@ class GdriveOptions:
         minimum=1,
         maximum=1024,
         help="MiB per resumable upload request; files below it go in one multipart request.",
-    )
-    max_retries: int = option(
-        10, minimum=1, maximum=100, advanced=True, help="Attempts per Drive call before failing."
     )
     api_endpoint: str = option(
         GOOGLE_API, advanced=True, help="Drive API root URL (tests point it at an emulator)."

@@ -19,13 +19,12 @@ import requests
 
 from kloset_sdk import AlreadyExists, Fatal, KlosetError, NotFound, PermissionDenied
 from kloset_sdk.errors import QuotaExceeded
-from kloset_sdk.retry import Pacer, Retry, RetryPolicy, parse_retry_after
+from kloset_sdk.retry import Pacer, Retry, parse_retry_after
 
 from .api import SELECT
 from .options import OneDriveOptions, drive_base, endpoints
 
 log = logging.getLogger(__name__)
-TIMEOUT = (30.0, 300.0)  # connect, read: a 60 MiB fragment may take a while to be accepted
 PAGE = 1000  # the largest $top Graph honours for children and delta
 
 
@@ -88,12 +87,12 @@ _PACER: Pacer | None = None
 _PACER_LOCK = threading.Lock()
 
 
-def process_pacer() -> Pacer:
+def process_pacer(opts: OneDriveOptions) -> Pacer:
     """The one limiter of this plugin process, shared by every client and thread."""
     global _PACER
     with _PACER_LOCK:
         if _PACER is None:
-            _PACER = Pacer(RetryPolicy(attempts=12, base_delay=0.5, max_delay=30.0))
+            _PACER = Pacer(opts.retry_policy(base_delay=0.5, max_delay=30.0))
         return _PACER
 
 
@@ -124,7 +123,7 @@ class GraphClient:
 
             tokens = token_source(opts, self.endpoints, new_session(opts.ca_bundle))
         self.tokens = tokens
-        self.pacer = pacer or process_pacer()
+        self.pacer = pacer or process_pacer(opts)
         self._local = threading.local()
 
     def session(self) -> requests.Session:
@@ -187,7 +186,7 @@ class GraphClient:
                     data=data,
                     headers=hdrs,
                     stream=stream,
-                    timeout=TIMEOUT,
+                    timeout=(min(30.0, self.opts.timeout), max(self.opts.timeout, 1.0)),
                     allow_redirects=False,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:

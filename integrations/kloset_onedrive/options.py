@@ -12,6 +12,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from kloset_sdk import ConfigError, option
+from kloset_sdk.retry import RetryOptions
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -36,7 +37,7 @@ DriveType = Literal["personal", "business", "documentLibrary"]
 
 
 @dataclass(frozen=True)
-class OneDriveOptions:
+class OneDriveOptions(RetryOptions):
     location: str = option(
         required=True, help="onedrive://<path>: a folder of the drive (onedrive:/// is the root)."
     )

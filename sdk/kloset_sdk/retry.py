@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from .errors import Fatal, QuotaExceeded, Throttled
+from .options import option
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -138,3 +139,40 @@ class Pacer:
             finally:
                 if self._slots is not None:
                     self._slots.release()
+
+
+@dataclass(frozen=True)
+class RetryOptions:
+    """Retry tuning shared by the HTTP integrations (rclone's SharedOptions): inherit it.
+
+    Every loop stays bounded by these, so a dead or black-holed service ends in a clear error
+    within about `max_retry_time` seconds, never an endless wait.
+    """
+
+    max_retries: int = option(
+        10, minimum=1, maximum=100, advanced=True, help="Attempts per request before failing."
+    )
+    max_retry_time: float = option(
+        600.0,
+        minimum=1,
+        maximum=86400,
+        advanced=True,
+        help="Seconds one request may spend retrying in all (Retry-After waits included).",
+    )
+    timeout: float = option(
+        120.0,
+        minimum=0.1,
+        maximum=3600,
+        advanced=True,
+        help="Seconds to wait for a connection or for an answer before retrying.",
+    )
+
+    def retry_policy(self, **overrides: float) -> RetryPolicy:
+        base = RetryPolicy(attempts=self.max_retries, max_total=self.max_retry_time)
+        return RetryPolicy(
+            attempts=base.attempts,
+            base_delay=float(overrides.get("base_delay", base.base_delay)),
+            max_delay=float(overrides.get("max_delay", base.max_delay)),
+            max_total=base.max_total,
+            max_retry_after=min(base.max_retry_after, self.max_retry_time),
+        )
