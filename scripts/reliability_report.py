@@ -57,8 +57,13 @@ def render(data: dict[str, Any]) -> str:
     out: list[str] = [BEGIN, ""]
     out.append(
         f"Generated {data.get('generated', '?')} from `{data.get('command', '?')}`"
-        f" (Python {data.get('python', '?')})."
+        f" (Python {data.get('python', '?')}): the session took"
+        f" {data.get('session_seconds', '?')} s, the reliability tests' calls"
+        f" {data.get('reliability_seconds', '?')} s."
     )
+    if not data.get("complete", True):
+        out.append("")
+        out.append("Partial run: some scenarios below come from earlier runs.")
     out.append("")
     ran = [s for s in scenarios if s["result"] in ("passed", "failed", "xfail")]
     total_runs = sum(int(s["runs"]) for s in ran)

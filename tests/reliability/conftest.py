@@ -117,14 +117,23 @@ def pytest_runtest_makereport(
         }
 
 
+_started = [time.monotonic()]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _started[0] = time.monotonic()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not _results:
         return
-    narrowed = bool(session.config.getoption("keyword", "")) or bool(
-        session.config.getoption("markexpr", "")
+    files = {p.name for p in _HERE.glob("test_*.py")}
+    ran = {Path(str(i.path)).name for i in session.items if _HERE in Path(str(i.path)).parents}
+    whole = ran >= files and not (
+        session.config.getoption("keyword", "") or session.config.getoption("markexpr", "")
     )
     data: dict[str, Any] = {"scenarios": []}
-    if narrowed and RESULTS.exists():  # a partial run updates its scenarios, keeps the others
+    if not whole and RESULTS.exists():  # a partial run updates its scenarios, keeps the others
         try:
             data = json.loads(RESULTS.read_text())
         except ValueError:
@@ -137,6 +146,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         ["pytest", *(a for a in sys.argv[1:] if not a.startswith("--basetemp"))]
     )
     data["python"] = sys.version.split()[0]
+    data["reliability_seconds"] = round(sum(r["seconds"] for r in _results.values()), 1)
+    data["session_seconds"] = round(time.monotonic() - _started[0], 1)
+    data["complete"] = whole
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n")

@@ -34,11 +34,13 @@ def _sizes(rng: random.Random, connector: str) -> int:
     r = rng.random()
     if r < 0.08:
         return 0
-    if r < 0.6:
+    if r < 0.65:
         return rng.randrange(1, 256 * 1024)
-    if r < 0.9 or connector in ("gdrive", "onedrive"):
-        return rng.randrange(MiB, 3 * MiB)
-    return rng.randrange(5 * MiB + 1, 7 * MiB)  # several chunks; multipart on s3 (5 MiB parts)
+    if r < 0.92 or connector in ("gdrive", "onedrive"):
+        return rng.randrange(256 * 1024, 3 * MiB // 2)
+    if connector == "s3":
+        return rng.randrange(5 * MiB + 1, 13 * MiB // 2)  # multipart (5 MiB parts)
+    return rng.randrange(2 * MiB, 3 * MiB)  # several chunks
 
 
 class Store:
@@ -149,9 +151,9 @@ def test_storage_killed_during_puts(
             sent[(res, mac)] = data
             r = rng.random()
             mode = "none"
-            if r < 0.12:
+            if r < 0.10:
                 mode = "mid-stream"
-            elif r < 0.22:
+            elif r < 0.17:
                 mode = "after-eof"
             ok = _put(store, res, mac, data, rng, mode)
             scenario.runs += 1
@@ -166,7 +168,7 @@ def test_storage_killed_during_puts(
                 if not ok:  # the host runs the same backup again: the retry must work
                     store.client.put(res, mac, data)  # type: ignore[union-attr]
             acked.add((res, mac))
-            if rng.random() < 0.06:
+            if rng.random() < 0.04:
                 kills["idle"] += 1
                 store.kill()
                 check(f"after the idle kill following put {i}")
@@ -201,7 +203,7 @@ def test_storage_killed_during_puts(
 
 # -- exporter killed mid-file --------------------------------------------------------------------
 
-EXPORT_RUNS = 4
+EXPORT_RUNS = 3
 
 
 def _dir(path: str) -> cpb.Record:
@@ -231,7 +233,7 @@ def _export_then_kill(
         yield epb.ExportRequest(record=_file(path, len(data)))
         if path == victim:
             yield epb.ExportRequest(chunk=data[:cut])
-            time.sleep(0.3)  # the plugin writes what it got, then dies
+            time.sleep(0.2)  # the plugin writes what it got, then dies
             killed.set()
             sigkill(proc)
             return

@@ -131,8 +131,8 @@ def emulated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 def _sizes(connector: str) -> list[int]:
     # s3: multipart (5 MiB parts); onedrive: an upload session (over 4 MiB)
-    big = {"s3": 7 * MiB, "onedrive": 6 * MiB + 3}.get(connector, 3 * MiB + 12345)
-    return [1, 100_000, 2 * MiB + 7, big]
+    big = {"s3": 7 * MiB, "onedrive": 6 * MiB + 3}.get(connector, 2 * MiB + 12345)
+    return [1, 100_000, MiB + 7, big]
 
 
 def roundtrip(
@@ -332,14 +332,14 @@ def test_transfers_against_a_faulty_service(emulated: Net, fault: str, scenario:
 #: option and the value: an option the connector does not have (yet) makes the scenarios that
 #: need it expected failures, pointing at the finding in docs/RELIABILITY.md.
 IMPATIENT: dict[str, tuple[dict[str, str], float]] = {
-    "s3": ({"retries": "2", "timeout": "2"}, 20.0),
-    "sftp": ({"connect_timeout": "1"}, 20.0),
-    "gdrive": ({"max_retries": "2", "timeout": "2"}, 15.0),
-    "onedrive": ({"max_retries": "2", "timeout": "2"}, 15.0),
+    "s3": ({"retries": "2", "timeout": "1"}, 15.0),
+    "sftp": ({"connect_timeout": "1"}, 15.0),
+    "gdrive": ({"max_retries": "2", "timeout": "1", "max_retry_time": "4"}, 10.0),
+    "onedrive": ({"max_retries": "2", "timeout": "1", "max_retry_time": "4"}, 10.0),
 }
 NOT_CONFIGURABLE = (
     "RELIABILITY.md open finding: {connector} has no {missing} option, so a black-holed"
-    " endpoint cannot be made to fail within a bound"
+    " endpoint (or a long Retry-After) cannot be made to fail within a bound"
 )
 
 
@@ -388,17 +388,18 @@ class Impatient:
 @pytest.fixture
 def impatient(
     request: pytest.FixtureRequest, tmp_path: Path, graph_emulator: Any, drive_emulator: Any
-) -> Iterator[Callable[[str, bool], Impatient]]:
+) -> Iterator[Callable[..., Impatient]]:
     """Factory: a storage process with low retry settings, optionally behind a proxy."""
     made: list[tuple[PluginProcess, Any, FaultProxy | None]] = []
 
-    def make(connector: str, through_proxy: bool) -> Impatient:
+    def make(connector: str, through_proxy: bool, needs: tuple[str, ...] = ()) -> Impatient:
         why = landed(connector, "storage")
         if why:
             pytest.skip(f"not landed: {why}")
         extra, missing = impatient_options(connector)
         bound = IMPATIENT[connector][1]
-        if missing and through_proxy:
+        missing = [m for m in missing if through_proxy or m in needs]
+        if missing:
             request.applymarker(
                 pytest.mark.xfail(
                     strict=True,
@@ -464,9 +465,14 @@ def _calls(imp: Impatient) -> list[tuple[str, Callable[[float], Any]]]:
     return [("Put", put), ("Get", get), ("List", lst)]
 
 
+def _transfers(imp: Impatient) -> list[tuple[str, Callable[[float], Any]]]:
+    """Put and Get: the calls that move data (List is checked where it matters)."""
+    return _calls(imp)[:2]
+
+
 @pytest.mark.parametrize("connector", ["s3", "sftp", "gdrive", "onedrive"])
 def test_black_hole_ends_within_the_bound(
-    connector: str, impatient: Callable[[str, bool], Impatient], scenario: Scenario
+    connector: str, impatient: Callable[..., Impatient], scenario: Scenario
 ) -> None:
     """Black-holed endpoint: each call ends with a clear error within the configured bound"""
     imp = impatient(connector, True)
@@ -474,7 +480,8 @@ def test_black_hole_ends_within_the_bound(
     good = os.urandom(32)
     imp.n.client.put(Resource.PACKFILE, good, b"before the black hole")
     imp.n.proxy.blackhole(True)
-    for what, fn in _calls(imp):
+    calls = _calls(imp) if connector == "sftp" else _transfers(imp)  # sftp: List fans out
+    for what, fn in calls:
         imp.timed(what, fn, scenario, must_fail=what == "Put")
     imp.n.proxy.blackhole(False)
     imp.n.proxy.reset_all()
@@ -484,7 +491,7 @@ def test_black_hole_ends_within_the_bound(
 
 @pytest.mark.parametrize("connector", ["s3", "sftp"])
 def test_every_connection_reset(
-    connector: str, impatient: Callable[[str, bool], Impatient], scenario: Scenario
+    connector: str, impatient: Callable[..., Impatient], scenario: Scenario
 ) -> None:
     """Every connection reset after a few bytes: calls fail cleanly within the bound"""
     imp = impatient(connector, True)
@@ -500,7 +507,7 @@ def test_every_connection_reset(
 
 @pytest.mark.parametrize("connector", ["gdrive", "onedrive"])
 def test_permanent_throttling(
-    connector: str, impatient: Callable[[str, bool], Impatient], scenario: Scenario
+    connector: str, impatient: Callable[..., Impatient], scenario: Scenario
 ) -> None:
     """Throttled on every request: calls end with a clear error within the bound"""
     imp = impatient(connector, False)
@@ -511,14 +518,28 @@ def test_permanent_throttling(
     else:
         f.retry_after = 0.3
         f.throttle_ratio = 1.0
-    for what, fn in _calls(imp):
+    for what, fn in _transfers(imp):
         imp.timed(what, fn, scenario, must_fail=what == "Put")
     imp.n.heal()
 
 
 @pytest.mark.parametrize("connector", ["gdrive", "onedrive"])
+def test_long_retry_after_is_bounded(
+    connector: str, impatient: Callable[..., Impatient], scenario: Scenario
+) -> None:
+    """Throttled with Retry-After: 120 (Graph's usual): max_retry_time ends the wait"""
+    imp = impatient(connector, False, ("max_retry_time",))
+    f = imp.n.emu.faults
+    f.retry_after = 120
+    f.throttle_ratio = 1.0
+    imp.bound = 8.0  # max_retry_time=4, plus the call itself
+    imp.timed("Put", _calls(imp)[0][1], scenario)
+    imp.n.heal()
+
+
+@pytest.mark.parametrize("connector", ["gdrive", "onedrive"])
 def test_quota_exhausted_stops_at_once(
-    connector: str, impatient: Callable[[str, bool], Impatient], scenario: Scenario
+    connector: str, impatient: Callable[..., Impatient], scenario: Scenario
 ) -> None:
     """Out of storage quota: the Put fails at once with a clear error, no retry loop"""
     imp = impatient(connector, False)

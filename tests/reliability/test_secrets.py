@@ -63,8 +63,9 @@ def _issued_tokens(connector: str, server: Any) -> dict[str, str]:
     return {}
 
 
-def _sftp_configs(backend: Backend, tmp: Path) -> list[dict[str, str]]:
-    """Password login (when the machine allows it) and a passphrase-protected key, as text."""
+def _sftp_configs(backend: Backend, kind: str) -> list[dict[str, str]]:
+    """Storage: a passphrase-protected key as text and as a file, and a password login (when
+    the machine allows it); importer and exporter: the password login (else the key text)."""
     server = backend.server
     out = []
     key_text = Path(server.enc_key_path).read_text()
@@ -76,18 +77,21 @@ def _sftp_configs(backend: Backend, tmp: Path) -> list[dict[str, str]]:
     out.append(enc_file)
     if server.password_auth_available:
         pw = {k: v for k, v in backend.config.items() if k != "identity"}
-        root = Path(server.password_root_dir) / f"secrets-{os.getpid()}-{len(out)}"
+        root = Path(server.password_root_dir) / f"secrets-{os.getpid()}-{kind}"
         root.mkdir(exist_ok=True)
         os.chmod(root, 0o777)
+        if kind == "importer":
+            (root / "a.txt").write_bytes(b"some content")
+            os.chmod(root / "a.txt", 0o644)
         pw["location"] = f"sftp://{server.password_user}@{server.host}:{server.port}{root}"
         pw["password"] = server.password
         out.append(pw)
-    return out
+    return out if kind == "storage" else out[-1:]
 
 
-def _configs(connector: str, kind: str, backend: Backend, tmp: Path) -> list[dict[str, str]]:
+def _configs(connector: str, kind: str, backend: Backend) -> list[dict[str, str]]:
     if connector == "sftp":
-        return _sftp_configs(backend, tmp)
+        return _sftp_configs(backend, kind)
     return [dict(backend.config)]
 
 
@@ -112,7 +116,7 @@ def _exercise(kind: str, client: Any, backend: Backend, calls: list[str]) -> Non
         mac = os.urandom(32)
         attempt(lambda: client.create(b"secret-test-config"))
         attempt(lambda: client.open())
-        attempt(lambda: client.put(Resource.PACKFILE, mac, os.urandom(3 << 20)))
+        attempt(lambda: client.put(Resource.PACKFILE, mac, os.urandom(300_000)))
         attempt(lambda: client.get(Resource.PACKFILE, mac, 5, 100))
         attempt(lambda: client.list(Resource.PACKFILE))
         attempt(lambda: client.get(Resource.STATE, os.urandom(32)))
@@ -152,9 +156,10 @@ def test_no_secret_on_stderr_or_disk(
     messages: list[str] = []
     secrets: dict[str, str] = {}
     with open(stderr_path, "wb") as log:
-        for config in _configs(connector, kind, backend, tmp_path):
+        for config in _configs(connector, kind, backend):
             secrets.update(_secrets(connector, backend.server, config))
-            for cfg in (config, _wrong(connector, config)):
+            wrong = _wrong(connector, config) if kind == "storage" else None
+            for cfg in (config, wrong):
                 if cfg is None:
                     continue
                 secrets.update(_secrets(connector, backend.server, cfg))

@@ -111,7 +111,7 @@ def _in_flight(op: str, backend: Backend, client: Any, release: threading.Event)
         started.set()
         threading.Thread(target=run, args=(lambda: release.wait(30),)).start()
     assert started.wait(60), "the call never got under way"
-    time.sleep(0.5)  # let the plugin act on what it received
+    time.sleep(0.3)  # let the plugin act on what it received
     assert not errors, errors
 
 
@@ -235,6 +235,9 @@ def test_put_cancelled_by_the_host(
             good = rng.randbytes(32)
             client.put(Resource.PACKFILE, good, b"after the cancels")
             assert client.get(Resource.PACKFILE, good) == b"after the cancels"
+            proc.close_stdin()
+            rc = wait_exit(proc, EXIT_WITHIN)
+            assert rc is not None, f"still running {EXIT_WITHIN:.0f}s after stdin closed"
     if backend.present is not None:
         present = {mac for (_, mac) in backend.present()}
         assert not present & set(macs), "a cancelled Put is under its final name"
