@@ -55,15 +55,24 @@ def _connector(s: dict[str, Any]) -> str:
 def render(data: dict[str, Any]) -> str:
     scenarios: list[dict[str, Any]] = data.get("scenarios", [])
     out: list[str] = [BEGIN, ""]
-    out.append(
-        f"Generated {data.get('generated', '?')} from `{data.get('command', '?')}`"
-        f" (Python {data.get('python', '?')}): the session took"
-        f" {data.get('session_seconds', '?')} s, the reliability tests' calls"
-        f" {data.get('reliability_seconds', '?')} s."
-    )
-    if not data.get("complete", True):
+    run = data.get("run") or {}
+    if run:
+        out.append(
+            f"Generated {run.get('generated', '?')} from `{run.get('command', '?')}`"
+            f" (Python {run.get('python', '?')}): {run.get('scenarios', '?')} scenarios in"
+            f" {run.get('session_seconds', '?')} s"
+            f" (test calls {run.get('reliability_seconds', '?')} s)."
+        )
+    else:
+        out.append("No complete run of tests/reliability recorded yet.")
+    partial = data.get("partial_runs") or []
+    if partial:
         out.append("")
-        out.append("Partial run: some scenarios below come from earlier runs.")
+        out.append(
+            f"Updated since by {len(partial)} partial run(s): "
+            + "; ".join(f"`{p['command']}` ({p['scenarios']} scenarios)" for p in partial)
+            + "."
+        )
     out.append("")
     ran = [s for s in scenarios if s["result"] in ("passed", "failed", "xfail")]
     total_runs = sum(int(s["runs"]) for s in ran)

@@ -20,11 +20,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.reliability.common import Scenario, landed, plugin_environment
+from tests.reliability.common import INTEGRATIONS, Scenario, landed, plugin_environment
 
 RESULTS = ROOT / ".build" / "reliability.json"
 _HERE = Path(__file__).resolve().parent
 _SCENARIO = pytest.StashKey[Scenario]()
+KNOWN_CONNECTORS = {"sdk", "memstore", "tree", *INTEGRATIONS}
 _results: dict[str, dict[str, Any]] = {}
 
 
@@ -63,8 +64,8 @@ def _describe(item: pytest.Item) -> tuple[str, str, str]:
     text = doc[0].strip() if doc else item.name
     params: dict[str, Any] = dict(getattr(getattr(item, "callspec", None), "params", {}) or {})
     connector = str(params.pop("connector", "") or "")
-    for key in ("store", "exporter", "importer"):  # module-scoped plugin fixtures
-        if key in params:
+    for key, value in list(params.items()):  # module-scoped plugin fixtures (store, proxied...)
+        if value in KNOWN_CONNECTORS:
             connector = str(params.pop(key))
     try:
         text = text.format(**params)
@@ -141,14 +142,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     merged = {s["id"]: s for s in data.get("scenarios", [])}
     merged.update(_results)
     data["scenarios"] = sorted(merged.values(), key=lambda s: s["id"])
-    data["generated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    data["command"] = " ".join(
-        ["pytest", *(a for a in sys.argv[1:] if not a.startswith("--basetemp"))]
-    )
-    data["python"] = sys.version.split()[0]
-    data["reliability_seconds"] = round(sum(r["seconds"] for r in _results.values()), 1)
-    data["session_seconds"] = round(time.monotonic() - _started[0], 1)
-    data["complete"] = whole
+    run = {
+        "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": " ".join(
+            ["pytest", *(a for a in sys.argv[1:] if not a.startswith("--basetemp"))]
+        ),
+        "python": sys.version.split()[0],
+        "reliability_seconds": round(sum(r["seconds"] for r in _results.values()), 1),
+        "session_seconds": round(time.monotonic() - _started[0], 1),
+        "scenarios": len(_results),
+    }
+    if whole:
+        data["run"] = run
+        data.pop("partial_runs", None)
+    else:  # the header keeps describing the last complete run
+        data.setdefault("partial_runs", []).append(run)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n")
