@@ -87,6 +87,11 @@ def landed(connector: str, kind: str) -> str:
     return ""
 
 
+def rtype(value: int) -> Any:
+    """A StorageResource number for the generated stubs (any int, valid or not)."""
+    return value
+
+
 def status(fn: Callable[[], T]) -> tuple[grpc.StatusCode, str, T | None]:
     """(code, details, value) of a call: OK and its value, or the error's code and details."""
     try:

@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,15 @@ from kloset_sdk._pb import importer_pb2 as ipb
 from kloset_sdk._pb import storage_pb2 as spb
 from kloset_sdk.harness import ExporterClient, ImporterClient, PluginProcess, StoreClient
 from tests.reliability.backends import Backend, make_backend
-from tests.reliability.common import MiB, Scenario, assert_clear, landed, plugin_environment, status
+from tests.reliability.common import (
+    MiB,
+    Scenario,
+    assert_clear,
+    landed,
+    plugin_environment,
+    rtype,
+    status,
+)
 
 OK = grpc.StatusCode.OK
 TOO_BIG = 4 * MiB + 1
@@ -119,20 +128,24 @@ def store_follow_up(live: Live, scenario: Scenario) -> None:
     scenario.runs += 1
 
 
+def _drain(method: Callable[[Any], Any], request: Any) -> list[Any]:
+    return list(method(request))
+
+
 def raw_put(live: Live, msgs: list[spb.PutRequest]) -> Callable[[], Any]:
     return lambda: live.client.stub.Put(iter(msgs), timeout=60)
 
 
 def test_put_without_mac(store: Live, scenario: Scenario) -> None:
     """Put without a MAC"""
-    refused(raw_put(store, [spb.PutRequest(type=1), spb.PutRequest(chunk=b"data")]))
+    refused(raw_put(store, [spb.PutRequest(type=rtype(1)), spb.PutRequest(chunk=b"data")]))
     store_follow_up(store, scenario)
 
 
 def test_put_with_31_byte_mac(store: Live, scenario: Scenario) -> None:
     """Put with a 31-byte (and a 33-byte) MAC"""
     for n in (31, 33):
-        msgs = [spb.PutRequest(mac=os.urandom(n), type=1), spb.PutRequest(chunk=b"data")]
+        msgs = [spb.PutRequest(mac=os.urandom(n), type=rtype(1)), spb.PutRequest(chunk=b"data")]
         refused(raw_put(store, msgs))
     assert all(len(m) == 32 for m in store.client.list(Resource.PACKFILE))
     store_follow_up(store, scenario)
@@ -147,10 +160,11 @@ def test_put_empty_stream(store: Live, scenario: Scenario) -> None:
 def test_put_bad_resource_type(store: Live, scenario: Scenario) -> None:
     """Put, Get and List with resource type 0 (undefined) and 99 (unknown)"""
     for t in (0, 99):
-        msgs = [spb.PutRequest(mac=os.urandom(32), type=t), spb.PutRequest(chunk=b"data")]
+        msgs = [spb.PutRequest(mac=os.urandom(32), type=rtype(t)), spb.PutRequest(chunk=b"data")]
         refused(raw_put(store, msgs))
-        refused(lambda t=t: list(store.client.stub.Get(spb.GetRequest(mac=os.urandom(32), type=t))))
-        refused(lambda t=t: store.client.stub.List(spb.ListRequest(type=t), timeout=60))
+        get = spb.GetRequest(mac=os.urandom(32), type=rtype(t))
+        refused(partial(_drain, store.client.stub.Get, get))
+        refused(partial(store.client.stub.List, spb.ListRequest(type=rtype(t)), timeout=60))
     store_follow_up(store, scenario)
 
 
@@ -158,9 +172,9 @@ def test_put_mac_repeated_in_data(store: Live, scenario: Scenario) -> None:
     """Put whose data messages carry a MAC and type again"""
     mac = os.urandom(32)
     msgs = [
-        spb.PutRequest(mac=mac, type=1),
+        spb.PutRequest(mac=mac, type=rtype(1)),
         spb.PutRequest(chunk=b"data"),
-        spb.PutRequest(mac=os.urandom(32), type=2, chunk=b"more"),
+        spb.PutRequest(mac=os.urandom(32), type=rtype(2), chunk=b"more"),
     ]
     refused(raw_put(store, msgs))
     assert mac not in store.client.list(Resource.PACKFILE), "a refused Put was stored"
@@ -170,7 +184,7 @@ def test_put_mac_repeated_in_data(store: Live, scenario: Scenario) -> None:
 def test_put_chunk_over_4mib(store: Live, scenario: Scenario) -> None:
     """Put with a chunk over the 4 MiB message limit"""
     mac = os.urandom(32)
-    msgs = [spb.PutRequest(mac=mac, type=1), spb.PutRequest(chunk=b"x" * TOO_BIG)]
+    msgs = [spb.PutRequest(mac=mac, type=rtype(1)), spb.PutRequest(chunk=b"x" * TOO_BIG)]
     refused(raw_put(store, msgs), grpc.StatusCode.RESOURCE_EXHAUSTED)
     assert mac not in store.client.list(Resource.PACKFILE), "a refused Put was stored"
     store_follow_up(store, scenario)
@@ -182,7 +196,7 @@ def test_get_range_past_end(store: Live, scenario: Scenario) -> None:
     mac = os.urandom(32)
     c.put(Resource.STATE, mac, b"0123456789")
     for offset, length in ((5, 100), (10, 1), (100, 1), (2**63, 1), (0, 2**32 - 1)):
-        refused(lambda o=offset, n=length: c.get(Resource.STATE, mac, o, n))
+        refused(partial(c.get, Resource.STATE, mac, offset, length))
     assert c.get(Resource.STATE, mac) == b"0123456789"
     store_follow_up(store, scenario)
 

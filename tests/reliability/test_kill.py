@@ -18,7 +18,7 @@ from typing import Any
 import grpc
 import pytest
 
-from kloset_sdk import FileInfo, Record, Resource
+from kloset_sdk import Resource
 from kloset_sdk._pb import connectors_pb2 as cpb
 from kloset_sdk._pb import exporter_pb2 as epb
 from kloset_sdk.harness import ExporterClient, PluginProcess, StoreClient
@@ -151,9 +151,9 @@ def test_storage_killed_during_puts(
             sent[(res, mac)] = data
             r = rng.random()
             mode = "none"
-            if r < 0.10:
+            if r < 0.09:
                 mode = "mid-stream"
-            elif r < 0.17:
+            elif r < 0.15:
                 mode = "after-eof"
             ok = _put(store, res, mac, data, rng, mode)
             scenario.runs += 1
@@ -168,7 +168,7 @@ def test_storage_killed_during_puts(
                 if not ok:  # the host runs the same backup again: the retry must work
                     store.client.put(res, mac, data)  # type: ignore[union-attr]
             acked.add((res, mac))
-            if rng.random() < 0.04:
+            if rng.random() < 0.03:
                 kills["idle"] += 1
                 store.kill()
                 check(f"after the idle kill following put {i}")
@@ -212,10 +212,8 @@ def _dir(path: str) -> cpb.Record:
 
 
 def _file(path: str, size: int) -> cpb.Record:
-    rec = Record.file(path, FileInfo(path.rsplit("/", 1)[-1], size=size, mode=0o644), None)
-    pr = rec.to_proto()
-    pr.hasReader = True
-    return pr
+    info = cpb.FileInfo(name=path.rsplit("/", 1)[-1], size=size, mode=0o644)
+    return cpb.Record(pathname=path, hasReader=True, fileInfo=info)
 
 
 def _export_then_kill(

@@ -127,7 +127,7 @@ def _exercise(kind: str, client: Any, backend: Backend, calls: list[str]) -> Non
     else:
         items = [
             (Record.directory("/", FileInfo("/", mode=0x80000000 | 0o755)), None),
-            (Record.file("/s.txt", FileInfo("s.txt", size=5, mode=0o600), None), b"hello"),
+            (Record.file("/s.txt", FileInfo("s.txt", size=5, mode=0o600), lambda: b""), b"hello"),
         ]
         attempt(lambda: client.export(items))
     attempt(lambda: client.close())

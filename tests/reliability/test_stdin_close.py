@@ -23,7 +23,7 @@ from kloset_sdk._pb import exporter_pb2 as epb
 from kloset_sdk._pb import storage_pb2 as spb
 from kloset_sdk.harness import ExporterClient, ImporterClient, PluginProcess, StoreClient
 from tests.reliability.backends import Backend, make_backend
-from tests.reliability.common import MiB, Scenario, content, deadline_loop, wait_exit
+from tests.reliability.common import MiB, Scenario, content, deadline_loop, rtype, wait_exit
 from tests.reliability.conftest import require
 
 EXIT_WITHIN = 5.0
@@ -216,7 +216,7 @@ def test_put_cancelled_by_the_host(
                 def body(
                     mac: bytes = mac, data: bytes = data, cut: int = cut, stop: Any = stop
                 ) -> Iterator[Any]:
-                    yield spb.PutRequest(mac=mac, type=int(Resource.PACKFILE))
+                    yield spb.PutRequest(mac=mac, type=rtype(Resource.PACKFILE))
                     for off in range(0, cut, MiB):
                         yield spb.PutRequest(chunk=data[off : min(off + MiB, cut)])
                     stop.wait(30)  # never a half-close: the host cancels instead
