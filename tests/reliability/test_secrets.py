@@ -220,3 +220,70 @@ def test_redaction_of_runtime_credentials(scenario: Scenario) -> None:
         out = redact(line)
         assert secret not in out and MASK in out, out
         scenario.runs += 1
+
+
+def test_onedrive_token_cache_stays_private(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    plugin_env: dict[str, str],
+    plugin_tmp: Path,
+    graph_emulator: Any,
+    scenario: Scenario,
+) -> None:
+    """User login with a token cache: tokens only in the 0600 cache, never on debug stderr"""
+    why = landed("onedrive", "storage")
+    if why:
+        pytest.skip(f"not landed: {why}")
+    from kloset_onedrive.login import login_device_code
+
+    emu = graph_emulator
+    home = Path(plugin_env["HOME"])
+    cache = home / ".config" / "kloset-connectors" / "onedrive-test.json"
+    emu.auto_approve_device = True
+    interval = emu.auth.device_interval
+    emu.auth.device_interval = 1
+    try:
+        config = login_device_code(
+            emu.client_id,
+            tenant=emu.tenant_id,
+            token_cache=str(cache),
+            graph_endpoint=emu.graph_url,
+            authority_host=emu.base_url,
+            ca_bundle=emu.ca_cert_path,
+            show=lambda text: None,
+        )
+    finally:
+        emu.auto_approve_device = False
+        emu.auth.device_interval = interval
+    assert cache.exists() and stat.S_IMODE(cache.stat().st_mode) == 0o600
+    backend = make_backend("onedrive", "storage", request, tmp_path)
+    for k in ("client_secret", "tenant", "drive_id"):
+        backend.config.pop(k, None)
+    backend.config.update({k: v for k, v in config.items() if k != "location"})
+    backend.config["token_cache"] = str(cache)
+    env = {**plugin_env, "KLOSET_LOG": "debug"}
+    stderr_path = tmp_path / "stderr.log"
+    messages: list[str] = []
+    with open(stderr_path, "wb") as log:
+        for expire in (False, True):  # the second run refreshes an expired token
+            if expire:
+                emu.expire_tokens()
+            with PluginProcess(backend.argv, env=env, stderr=log) as proc:
+                client = StoreClient(proc)
+                client.init(backend.config, proto=backend.proto)
+                _exercise("storage", client, backend, messages)
+            scenario.runs += 1
+    with emu.auth.lock:
+        tokens = [*emu.auth.access_tokens, *emu.auth.refresh_tokens]
+    assert tokens
+    text = stderr_path.read_text(errors="replace")
+    assert not [t for t in tokens if t in text], "a token on stderr"
+    assert not [m for m in messages if any(t in m for t in tokens)], "a token in a status"
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600, "the token cache lost its 0600 mode"
+    written = [p for d in (plugin_tmp, home) for p in d.rglob("*") if p.is_file()]
+    holding = [p for p in written if any(t in p.read_text(errors="replace") for t in tokens)]
+    assert holding == [cache], f"tokens outside the cache: {holding}"
+    for d in {p.parent for p in written}:
+        left = [p.name for p in d.iterdir() if p.name.startswith(".tok-")]
+        assert not left, f"temporary token files left: {left}"
+    scenario.note(f"{len(tokens)} tokens issued, found only in the 0600 cache")
