@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import signal
 import time
@@ -64,27 +62,6 @@ def plugin_environment(base: Path, tmpdir: Path | None = None) -> dict[str, str]
     root = str(Path(__file__).resolve().parent.parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     return env
-
-
-def landed(connector: str, kind: str) -> str:
-    """'' when integration `connector` has a `kind` connector that imports, else why not."""
-    if connector in ("memstore", "tree"):
-        return ""
-    try:
-        mod = importlib.import_module(f"kloset_{connector}")
-    except ImportError as exc:
-        return f"kloset_{connector} does not import ({exc})"
-    spec = getattr(mod, "CONNECTORS", {}).get(kind)
-    if not spec:
-        return f"kloset_{connector} has no {kind}"
-    modname, _, attr = spec.partition(":")
-    if importlib.util.find_spec(modname) is None:
-        return f"{modname} does not exist yet"
-    try:
-        getattr(importlib.import_module(modname), attr)
-    except Exception as exc:  # noqa: BLE001 - anything: the module is not ready
-        return f"{spec} does not import ({type(exc).__name__}: {exc})"
-    return ""
 
 
 def rtype(value: int) -> Any:

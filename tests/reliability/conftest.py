@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.reliability.common import INTEGRATIONS, Scenario, landed, plugin_environment
+from tests.reliability.common import INTEGRATIONS, Scenario, plugin_environment
 
 RESULTS = ROOT / ".build" / "reliability.json"
 _HERE = Path(__file__).resolve().parent
@@ -49,13 +49,6 @@ def plugin_tmp(tmp_path: Path) -> Path:
 def plugin_env(plugin_tmp: Path, tmp_path: Path) -> dict[str, str]:
     """The plugin's environment: private TMPDIR and HOME, no proxies, no CA overrides."""
     return plugin_environment(tmp_path, plugin_tmp)
-
-
-def require(connector: str, kind: str) -> None:
-    """Skip (recorded as "not landed") when an integration's connector does not exist yet."""
-    why = landed(connector, kind)
-    if why:
-        pytest.skip(f"not landed: {why}")
 
 
 def _describe(item: pytest.Item) -> tuple[str, str, str]:

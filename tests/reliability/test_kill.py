@@ -24,7 +24,6 @@ from kloset_sdk._pb import exporter_pb2 as epb
 from kloset_sdk.harness import ExporterClient, PluginProcess, StoreClient
 from tests.reliability.backends import Backend, make_backend
 from tests.reliability.common import MiB, Scenario, content, sigkill
-from tests.reliability.conftest import require
 
 PUTS = 50
 SEED = 20260610
@@ -119,7 +118,6 @@ def test_storage_killed_during_puts(
     scenario: Scenario,
 ) -> None:
     """Storage SIGKILLed at random points during 50 Puts: every object present is intact"""
-    require(connector, "storage")
     backend = make_backend(connector, "storage", request, tmp_path)
     assert backend.present is not None
     rng = random.Random(f"{SEED}-{connector}")
@@ -249,7 +247,6 @@ def test_exporter_killed_mid_file(
     scenario: Scenario,
 ) -> None:
     """Exporter SIGKILLed in the middle of a file: no partial file under its final name"""
-    require(connector, "exporter")
     backend = make_backend(connector, "exporter", request, tmp_path)
     assert backend.files is not None
     rng = random.Random(f"{SEED}-export-{connector}")

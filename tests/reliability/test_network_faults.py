@@ -37,7 +37,6 @@ from tests.reliability.common import (
     Scenario,
     assert_clear,
     content,
-    landed,
     plugin_environment,
     rtype,
 )
@@ -99,9 +98,6 @@ def _start(backend: Backend, env: dict[str, str], log: Any) -> tuple[PluginProce
 
 def _net(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     connector = request.param
-    why = landed(connector, "storage")
-    if why:
-        pytest.skip(f"not landed: {why}")
     tmp = tmp_path_factory.mktemp(f"net-{connector}")
     backend, proxy = _proxied(connector, request, tmp)
     env = plugin_environment(tmp)
@@ -395,9 +391,6 @@ def impatient(
     made: list[tuple[PluginProcess, Any, FaultProxy | None]] = []
 
     def make(connector: str, through_proxy: bool, needs: tuple[str, ...] = ()) -> Impatient:
-        why = landed(connector, "storage")
-        if why:
-            pytest.skip(f"not landed: {why}")
         extra, missing = impatient_options(connector)
         bound = IMPATIENT[connector][1]
         missing = [m for m in missing if through_proxy or m in needs]

@@ -24,7 +24,6 @@ from kloset_sdk._pb import storage_pb2 as spb
 from kloset_sdk.harness import ExporterClient, ImporterClient, PluginProcess, StoreClient
 from tests.reliability.backends import Backend, make_backend
 from tests.reliability.common import MiB, Scenario, content, deadline_loop, rtype, wait_exit
-from tests.reliability.conftest import require
 
 EXIT_WITHIN = 5.0
 KIND = {"put": "storage", "get": "storage", "export": "exporter", "import": "importer"}
@@ -129,7 +128,6 @@ def test_stdin_closed_mid_call(
     """stdin closed in the middle of {op}: exit within 5 s, temporary files removed"""
     name = _connector(connector, op)
     kind = KIND[op]
-    require(name, kind)
     backend = make_backend(name, kind, request, tmp_path)
     if op == "import":
         backend.seed({"/small.txt": b"small", "/big.bin": content(4, 5 * MiB)})
@@ -196,7 +194,6 @@ def test_put_cancelled_by_the_host(
     import random
 
     name = _connector(connector, "put")
-    require(name, "storage")
     backend = make_backend(name, "storage", request, tmp_path)
     rng = random.Random(f"cancel-{connector}")
     with open(tmp_path / "stderr.log", "wb") as log:
