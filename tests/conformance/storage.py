@@ -52,6 +52,9 @@ class StorageConformance:
     expected_mode: int = 6
     #: Larger objects for backends where multipart matters.
     big_sizes: tuple[int, ...] = (5 * MiB + 3,)
+    #: Whether Size() reports the bytes stored. A storage that cannot tell declares False here
+    #: and must then answer -1 (the protocol's "unknown"); otherwise -1 is a failure.
+    size_known: bool = True
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -223,10 +226,15 @@ class StorageConformance:
             store.get(Resource.LOCK, mac)
 
     def test_size(self, store: StoreClient) -> None:
+        before = store.size()
         data = os.urandom(4096)
         store.put(Resource.PACKFILE, mac_of(data), data)
         size = store.size()
-        assert size == -1 or size >= 4096
+        if not self.size_known:
+            assert (before, size) == (-1, -1), "declared size_known = False, so Size() must be -1"
+            return
+        assert before >= 0, f"Size() was {before} before the Put, yet size_known is declared"
+        assert size >= before + 4096, f"Size() went from {before} to {size} after a 4096-byte Put"
 
     def test_unknown_list_type_fails_cleanly(self, store: StoreClient) -> None:
         with pytest.raises(grpc.RpcError) as ei:
