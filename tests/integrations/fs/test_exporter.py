@@ -16,6 +16,7 @@ from kloset_sdk._pb import exporter_pb2 as epb
 from kloset_sdk.harness import ExporterClient, PluginProcess
 from kloset_sdk.records import GO_ZERO_TIME_NS
 from tests.conftest import plugin_argv
+from tests.requires import require_root, require_tool
 
 MiB = 1 << 20
 
@@ -188,8 +189,8 @@ def test_xattrs_follow_the_exported_subtree(exporter: tuple[ExporterClient, Path
 
 def test_devices_need_root_fifos_do_not() -> None:
     """Run the exporter as nobody: a device is a result error, a FIFO is restored."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to drop privileges")
+    require_root("needs root to drop privileges")
+    require_tool("setpriv")
     top = Path(tempfile.mkdtemp(prefix="kloset-fs-"))
     try:
         os.chmod(top, 0o777)

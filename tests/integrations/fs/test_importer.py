@@ -16,10 +16,9 @@ from kloset_fs.walk import NameCache, parent_records
 from kloset_sdk import modes
 from kloset_sdk.harness import ImporterClient, ImportRun, PluginProcess
 from tests.conftest import plugin_argv
+from tests.requires import needs_root, require_tool, unavailable
 
 from .trees import MiB, make_tree
-
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 
 
 def scan(
@@ -44,7 +43,7 @@ def rels(run: ImportRun, root: Path) -> set[str]:
     return {p[len(base) :] or "/" for p in run.by_path() if p == base or p.startswith(base + "/")}
 
 
-@needs_root
+@needs_root()
 def test_records_carry_every_field(tmp_path: Path) -> None:
     src = tmp_path / "src"
     make_tree(src, big=MiB)
@@ -92,14 +91,14 @@ def test_excludes_with_negation(tmp_path: Path) -> None:
     assert rels(run, src) == {"/", "/keep.log", "/b.txt", "/sub", "/sub/keep.log", "/o"}
 
 
-@needs_root
+@needs_root()
 def test_dont_traverse_fs(tmp_path: Path) -> None:
     src = tmp_path / "src"
     mnt = src / "mnt"
     mnt.mkdir(parents=True)
     (src / "here.txt").write_text("same fs")
     if subprocess.run(["mount", "-t", "tmpfs", "none", str(mnt)]).returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
+        unavailable("cannot mount a tmpfs here")
     try:
         (mnt / "other.txt").write_text("another fs")
         assert rels(scan(src), src) == {"/", "/here.txt", "/mnt", "/mnt/other.txt"}
@@ -122,7 +121,7 @@ def world_tree() -> Iterator[Path]:
         shutil.rmtree(top)
 
 
-@needs_root
+@needs_root()
 def test_unreadable_entries_are_error_records(world_tree: Path) -> None:
     for rel in ("ok/a.txt", "locked/hidden.txt", "z/after.txt"):
         (world_tree / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -133,8 +132,7 @@ def test_unreadable_entries_are_error_records(world_tree: Path) -> None:
     os.chmod(world_tree / "locked", 0o000)
     os.chmod(world_tree / "secret.txt", 0o000)
     drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-    if shutil.which("setpriv") is None:
-        pytest.skip("setpriv is missing")
+    require_tool("setpriv")
     run = scan(world_tree, argv=[*drop, *plugin_argv("fs", "importer")])
     errors = {r.record.pathname: r.record.error or r.open_error for r in run.errors}
     assert "Permission denied" in errors[f"{world_tree}/locked"]

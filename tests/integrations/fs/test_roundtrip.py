@@ -14,10 +14,15 @@ import pytest
 from kloset_sdk import Record
 from kloset_sdk.harness import ExporterClient, Imported, ImporterClient, PluginProcess
 from tests.conftest import plugin_argv, run_gohost
+from tests.requires import require_root
 
 from .trees import MiB, assert_same_tree, make_tree, regular_bytes, xattrs_of
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the tree has devices and owners")
+
+@pytest.fixture(autouse=True)
+def _root() -> None:
+    """The tree has devices and owners: root only, and never skipped in CI."""
+    require_root("the tree has devices and owners")
 
 
 def host_export_items(run_records: list[Imported], root: str) -> list[tuple[Record, bytes | None]]:

@@ -14,6 +14,7 @@ from kloset_sdk.harness import PluginProcess, StoreClient
 from tests.conftest import plugin_argv
 from tests.emulators.sshd import SSHD
 from tests.integrations.sftp.conftest import base_config, session
+from tests.requires import unavailable
 
 
 def without(config: dict[str, str], *keys: str) -> dict[str, str]:
@@ -68,7 +69,7 @@ def test_agent_by_option_and_by_environment(
 
 def test_password(sshd: SSHD, no_home: Path) -> None:
     if not sshd.password_auth_available:
-        pytest.skip(sshd.password_auth_reason)
+        unavailable(f"password auth unavailable: {sshd.password_auth_reason}")
     location = f"sftp://{sshd.password_user}@{sshd.host}:{sshd.port}{sshd.password_root_dir}"
     config = {**without(base_config(sshd, "/"), "identity"), "location": location}
     s = session({**config, "password": sshd.password})

@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 from kloset_sdk import FileInfo, Record, modes
 from kloset_sdk.harness import ExporterClient, ExportRun, PluginProcess
 from tests.conftest import plugin_argv
 from tests.emulators.sshd import SSHD
 from tests.integrations.sftp.conftest import base_config
+from tests.requires import unavailable
 
 Item = tuple[Record, bytes | None]
 
@@ -99,7 +98,7 @@ def test_sequential_streams_on_one_process(sshd: SSHD, remote_dir: Path) -> None
 def test_set_owner(sshd: SSHD) -> None:
     """Unset: a refused chown (non-root login) is not an error; true: it is."""
     if not sshd.password_auth_available:
-        pytest.skip(sshd.password_auth_reason)
+        unavailable(f"password auth unavailable: {sshd.password_auth_reason}")
     base = sshd.password_root_dir
     location = f"sftp://{sshd.password_user}@{sshd.host}:{sshd.port}{base}"
     config = {**base_config(sshd, "/"), "location": location, "password": sshd.password}
