@@ -14,6 +14,10 @@ from typing import NoReturn
 
 def _plugin_fast_path(argv: list[str]) -> None:
     if len(argv) >= 1 and argv[0] == "plugin":
+        import signal
+
+        # Ctrl-C reaches plugins too: exit 130 quietly while importing (serving takes over).
+        signal.signal(signal.SIGINT, lambda signum, frame: os._exit(130))
         if len(argv) != 3 or argv[2] not in ("importer", "exporter", "storage"):
             sys.stderr.write("usage: klosetctl plugin NAME importer|exporter|storage\n")
             sys.exit(2)

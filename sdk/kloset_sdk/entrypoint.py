@@ -7,6 +7,8 @@ if __name__ == "__main__":
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 from collections.abc import Mapping
 from typing import Any, NoReturn
@@ -17,6 +19,19 @@ from . import log as _log
 from .connector import Connector, make_resolver
 
 KINDS = ("importer", "exporter", "storage")
+
+
+def _exit_interrupted(signum: int, frame: object) -> None:
+    os._exit(130)
+
+
+def quiet_interrupts() -> None:
+    """Ctrl-C before serving: exit 130 at once, without a traceback (nothing runs yet).
+
+    Ctrl-C reaches every process of the terminal's group, plugins included; serving replaces
+    this with the handler that stops in-flight calls first (transport.serve_stdio).
+    """
+    signal.signal(signal.SIGINT, _exit_interrupted)
 
 
 def registrar(
@@ -48,6 +63,7 @@ def serve(
 
     Extra argv (a manifest's `args`) are accepted and ignored, as Plakar may append them.
     """
+    quiet_interrupts()
     from .transport import serve_stdio
 
     _log.setup(kind)

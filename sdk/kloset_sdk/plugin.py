@@ -6,6 +6,9 @@ import sys
 
 
 def main() -> None:
+    from .entrypoint import quiet_interrupts
+
+    quiet_interrupts()  # importing the integration can take a while: no traceback on Ctrl-C
     if len(sys.argv) < 3:
         sys.stderr.write("usage: python -m kloset_sdk.plugin NAME importer|exporter|storage\n")
         sys.exit(2)

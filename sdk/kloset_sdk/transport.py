@@ -17,6 +17,11 @@ it because its end of the socket closes. `KLOSET_SDK_RELAY=thread` keeps the rel
 
 Before serving, the real fd 1 is moved out of reach and fd 1 / sys.stdout point at stderr, so a
 stray print from any library cannot corrupt HTTP/2 (P16); fd 0 becomes /dev/null.
+
+Ctrl-C in a terminal sends SIGINT to the whole process group: the host, this server and the relay
+child. The child ignores it; the server stops as on stdin EOF (`host_gone` first, so an in-flight
+Put is never committed, then in-flight calls are cancelled and their handlers clean up), ends the
+child and exits 130, the shell's status for an interrupt, without a traceback.
 """
 
 from __future__ import annotations
@@ -59,6 +64,9 @@ host_gone = threading.Event()
 #: 4 MiB window (4 messages) kept Put as fast (16 MiB packfiles, medians within noise) and the
 #: peak at 72-76 MB.
 RECEIVE_WINDOW = 4 << 20
+#: Set by SIGINT while serving; the exit status is then 130 instead of 0.
+interrupted = threading.Event()
+EXIT_INTERRUPTED = 130
 #: No keepalive pings, connection ages or idle limits: the host cannot re-dial (P5).
 SERVER_OPTIONS: list[tuple[str, int]] = [
     ("grpc.so_reuseport", 0),
@@ -276,9 +284,15 @@ class RelayProcess:
     def __init__(self, in_fd: int, out_fd: int, path: str) -> None:
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child, which never returns
-            self._child(in_fd, out_fd, path, to_child_r, from_child_w)
+        # SIGINT is blocked across the fork so the child can never run the parent's handler
+        # (it would unwind into the parent's serve loop); the parent gets a pending one after.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - runs in the child, which never returns
+                self._child(in_fd, out_fd, path, to_child_r, from_child_w)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         self.pid = pid
         os.close(to_child_r)
         os.close(from_child_w)
@@ -288,6 +302,7 @@ class RelayProcess:
         code = 0
         try:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             keep = sorted({0, 1, 2, in_fd, out_fd, rd, wr})
             low = 3
             for fd in keep:
@@ -327,33 +342,75 @@ class RelayProcess:
     def wait(self) -> int:
         """Block until the relay ends (stdin EOF, or the host went away); its exit status."""
         _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
         host_gone.set()
         return os.waitstatus_to_exitcode(status)
 
+    def stop(self) -> None:
+        """End a relay that is still running (after an interrupt): it holds no state."""
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+            except OSError:
+                pass
+            self.pid = 0
+
+
+class _Interrupted(BaseException):
+    """Raised in the main thread by SIGINT to leave the wait for the relay (never escapes)."""
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    _note_sigint(signum, frame)
+    raise _Interrupted()
+
+
+def _note_sigint(signum: int, frame: object) -> None:
+    """SIGINT while stopping: remember it; a second one ends the process at once."""
+    if interrupted.is_set():
+        os._exit(EXIT_INTERRUPTED)
+    interrupted.set()
+    host_gone.set()  # first: a Put whose requests end from now on must not commit
+
 
 def serve_stdio(register: Callable[[grpc.Server], None], workers: int | None = None) -> NoReturn:
-    """Serve until stdin reaches EOF, then stop in-flight calls and exit 0 (§9 item 4)."""
-    in_fd, out_fd = guard_stdio()
-    n = workers or int(os.environ.get("KLOSET_SDK_WORKERS", DEFAULT_WORKERS))
-    if os.environ.get("KLOSET_SDK_RELAY", "") == "thread" or not hasattr(os, "fork"):
-        server, sock, executor = private_server(register, n)
-        _relay_threads(in_fd, out_fd, sock).wait()
-        host_gone.set()  # before shutdown() cancels the calls
-    else:
-        tmp = tempfile.mkdtemp(prefix="kloset-")  # mkdtemp makes it 0700
-        path = os.path.join(tmp, "grpc.sock")
-        try:
-            relay = RelayProcess(in_fd, out_fd, path)  # before grpc starts any thread
-            os.close(in_fd)  # the child owns the wire now: its exit is the host's EOF
-            os.close(out_fd)
-            server, executor = start_server(register, n, path)
-            relay.start()
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        relay.wait()
-    log.debug("stdin closed: stopping")
-    shutdown(server, executor)
-    os._exit(0)
+    """Serve until stdin reaches EOF, then stop in-flight calls and exit 0 (§9 item 4).
+
+    SIGINT stops the same way and exits 130 (see the module docstring).
+    """
+    signal.signal(signal.SIGINT, _on_sigint)
+    server: grpc.Server | None = None
+    executor: ThreadPoolExecutor | None = None
+    relay: RelayProcess | None = None
+    try:
+        in_fd, out_fd = guard_stdio()
+        n = workers or int(os.environ.get("KLOSET_SDK_WORKERS", DEFAULT_WORKERS))
+        if os.environ.get("KLOSET_SDK_RELAY", "") == "thread" or not hasattr(os, "fork"):
+            server, sock, executor = private_server(register, n)
+            _relay_threads(in_fd, out_fd, sock).wait()
+        else:
+            tmp = tempfile.mkdtemp(prefix="kloset-")  # mkdtemp makes it 0700
+            path = os.path.join(tmp, "grpc.sock")
+            try:
+                relay = RelayProcess(in_fd, out_fd, path)  # before grpc starts any thread
+                os.close(in_fd)  # the child owns the wire now: its exit is the host's EOF
+                os.close(out_fd)
+                server, executor = start_server(register, n, path)
+                relay.start()
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            relay.wait()
+        signal.signal(signal.SIGINT, _note_sigint)  # from here on, nothing may unwind
+    except _Interrupted:
+        signal.signal(signal.SIGINT, _note_sigint)
+    host_gone.set()  # before shutdown() cancels the calls
+    log.debug("%s: stopping", "interrupted" if interrupted.is_set() else "stdin closed")
+    if server is not None and executor is not None:
+        shutdown(server, executor)
+    if relay is not None:
+        relay.stop()
+    os._exit(EXIT_INTERRUPTED if interrupted.is_set() else 0)
 
 
 def shutdown(server: grpc.Server, executor: ThreadPoolExecutor, grace: float = 3.0) -> None:
