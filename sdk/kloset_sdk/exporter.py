@@ -160,6 +160,7 @@ class ExporterServicer(pb_grpc.ExporterServicer):
                 if rec.hasReader:
                     stream = self._content(rec, next_request, pending)
                 try:
+                    _check_record(rec)
                     fut = conn.export(Record.from_proto(rec), stream)
                     if stream is not None:
                         stream.drain()
@@ -216,6 +217,22 @@ class ExporterServicer(pb_grpc.ExporterServicer):
             raise ProtocolError(f"{rec.pathname}: next record arrived before end of content")
 
         return ChunkStream(next_chunk)
+
+
+def _check_record(rec: cpb.Record) -> None:
+    """Refuse, for every exporter alike, a record no host sends: the connector never sees it.
+
+    An empty path has no place under the target, a NUL byte cannot be in a POSIX or cloud
+    name (and truncates it in C APIs), and a record that is neither an xattr nor an error needs
+    its fileInfo to say what kind of entry it is (PROTOCOL.md §3.3).
+    """
+    if not rec.pathname:
+        raise ProtocolError("protocol: a record with an empty path; not restored")
+    if "\x00" in rec.pathname:
+        shown = rec.pathname.replace("\x00", "\\x00")
+        raise ProtocolError(f"{shown}: a NUL byte in the path; not restored")
+    if not rec.isXattr and not rec.error and not rec.HasField("fileInfo"):
+        raise ProtocolError(f"{rec.pathname}: a record without fileInfo; not restored")
 
 
 def add_to_server(server: grpc.Server, resolve: Resolver) -> None:

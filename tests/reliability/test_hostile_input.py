@@ -369,27 +369,26 @@ def test_export_next_record_before_terminator(exporter: Live, scenario: Scenario
 def test_export_record_without_fileinfo(exporter: Live, scenario: Scenario) -> None:
     """Export records without fileInfo, with an empty path, and with a NUL byte in the path"""
     marker = uuid.uuid4().hex[:8]
-    msgs = [
-        _dir("/"),
-        _file(f"/noinfo-{marker}", info=False),
-        _chunk(b"abc"),
-        _chunk(b""),
-        _file("", 3),
-        _chunk(b"abc"),
-        _chunk(b""),
-        _file(f"/nul-{marker}\x00.txt", 3),
-        _chunk(b"abc"),
-        _chunk(b""),
+    cases = [  # (the bad record, words one of which the refusal must contain)
+        (_file(f"/noinfo-{marker}", info=False), ("fileinfo", "file info")),
+        (_file("", 3), ("empty path",)),
+        (_file(f"/nul-{marker}\x00.txt", 3), ("nul",)),
     ]
-    code, details, run = status(lambda: exporter.client.export_raw(msgs))
-    if code != OK:
-        assert_clear(details)
-    else:
-        assert run is not None
-        for rec, err in run.results:
-            if rec.pathname.startswith(("/nul-", "")) and err:
-                assert_clear(err)
-    assert not exporter.backend.anywhere(f"nul-{marker}"), "a path with a NUL byte was written"
+    for bad, words in cases:
+        path = bad.record.pathname
+        msgs = [_dir("/"), bad, _chunk(b"abc"), _chunk(b"")]
+        code, details, run = status(partial(exporter.client.export_raw, msgs))
+        if code != OK:  # the whole stream refused: its status names the problem
+            message = details
+        else:
+            assert run is not None
+            errors = [e for r, e in run.results if r.pathname == path]
+            assert errors and errors[0], f"{path!r}: accepted ({run.results})"
+            message = errors[0]
+        assert_clear(message)
+        assert any(w in message.lower() for w in words), f"{path!r}: refused as {message!r}"
+    found = exporter.backend.anywhere(marker)
+    assert not found, f"a refused record was written: {found}"
     export_follow_up(exporter, scenario)
 
 
