@@ -17,6 +17,11 @@ from typing import Any
 from kloset_sdk import AlreadyExists, Fatal, KlosetError, NotFound, PermissionDenied
 from kloset_sdk.retry import Retry, parse_retry_after
 
+#: The command that mints a new token_file (klosetctl's `login` subcommand, docs/CLI.md).
+LOGIN_AGAIN = (
+    "log in again with `klosetctl login gdrive --client-id ID --client-secret SECRET`"
+    " and set token_file to the file it names"
+)
 RATE_REASONS = {"userRateLimitExceeded", "rateLimitExceeded"}
 QUOTA_REASONS = {
     "storageQuotaExceeded",
@@ -109,6 +114,7 @@ def translate(exc: BaseException, what: str) -> KlosetError:
         return Fatal(text)
     if _is_refresh_error(exc):
         return PermissionDenied(
-            f"{what}: Google refused the credentials ({exc}); log in again (gdrive login)"
+            f"{what}: Google refused the credentials ({exc}); {LOGIN_AGAIN}, or check"
+            " refresh_token, client_id and client_secret, or service_account_file"
         )
     return Fatal(f"{what}: {type(exc).__name__}: {exc}")

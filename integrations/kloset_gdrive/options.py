@@ -45,8 +45,8 @@ class GdriveOptions(RetryOptions):
     )
     token_file: str = option(
         "",
-        help="OAuth token file written by the gdrive login (mode 0600); holds the client id,"
-        " secret and refresh token, so nothing else is needed.",
+        help="OAuth token file written by `klosetctl login gdrive` (mode 0600); holds the"
+        " client id, secret and refresh token, so nothing else is needed.",
     )
     client_id: str = option("", help="OAuth client id (with client_secret and refresh_token).")
     client_secret: str = option("", secret=True, help="OAuth client secret.")
@@ -207,7 +207,8 @@ def check(opts: GdriveOptions) -> None:
     if not sources:
         raise ConfigError(
             "token_file",
-            "no credentials: run `klosetctl login gdrive` and set token_file, or set"
+            "no credentials: run `klosetctl login gdrive --client-id ID --client-secret"
+            " SECRET` and set token_file, or set"
             " refresh_token with client_id and client_secret, or service_account_file",
         )
     if opts.refresh_token:

@@ -60,7 +60,7 @@ class _Cached:
         return self._token
 
     def describe(self) -> str:
-        return "onedrive login"
+        return "the onedrive login"
 
     def token(self) -> str:
         with self._lock:

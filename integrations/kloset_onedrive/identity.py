@@ -22,7 +22,7 @@ from kloset_sdk.oauth import TokenFile, default_token_path
 from .options import Endpoints, OneDriveOptions
 
 NAME = "onedrive"
-LOGIN_AGAIN = "run `klosetctl login onedrive` again"
+LOGIN_AGAIN = "run `klosetctl login onedrive --client-id ID` again (ID: your client_id)"
 
 
 def user_scopes(ep: Endpoints, sharepoint: bool) -> list[str]:

@@ -109,3 +109,50 @@ def test_login_gdrive_headless_with_a_pasted_address(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert f"token_file={token}" in out and "plakar store add" in out
     assert stat.S_IMODE(token.stat().st_mode) == 0o600
+
+
+def _message_texts() -> list[tuple[str, str]]:
+    """Every string of every integration but docstrings and comments (f-strings with their
+    holes as `X`): what a user can see in an error, a log line or an option's help."""
+    import ast
+
+    from tests.conftest import ROOT
+
+    texts: list[tuple[str, str]] = []
+    for path in sorted((ROOT / "integrations").glob("kloset_*/*.py")):
+        tree = ast.parse(path.read_text())
+        docs = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
+        for node in ast.walk(tree):
+            if id(node) in docs:
+                continue
+            if isinstance(node, ast.JoinedStr):
+                text = "".join(v.value if isinstance(v, ast.Constant) else "X" for v in node.values)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = node.value
+            else:
+                continue
+            texts.append((f"{path.relative_to(ROOT)}:{node.lineno}", text))
+    return texts
+
+
+def test_every_hint_names_a_command_that_exists() -> None:
+    """A `klosetctl ...` named in any message parses as klosetctl's own command line, and no
+    message names a made-up one such as `gdrive login` (issue 15, item 5)."""
+    import re
+    import shlex
+
+    from kloset_cli.commands import parser
+
+    named = 0
+    for where, text in _message_texts():
+        for cmd in re.findall(r"`(klosetctl [^`]+)`", text):
+            named += 1
+            args = shlex.split(cmd)[1:]
+            try:
+                ns = parser().parse_args(args)
+            except SystemExit:
+                pytest.fail(f"{where}: `{cmd}` is not a klosetctl command line")
+            assert ns.cmd, (where, cmd)
+        made_up = re.findall(r"[`(]((?!klosetctl\b)[a-z0-9]+ login)\b", text)
+        assert not made_up, f"{where}: {text!r} names {made_up}, not a klosetctl command"
+    assert named >= 4  # gdrive and onedrive hints, at least

@@ -142,3 +142,19 @@ def test_secrets_never_logged(emu: DriveEmulator, tmp_path: Path) -> None:
     text = log.read_text()
     assert "retrying" in text  # the log did say something
     assert config["refresh_token"] not in text and CLIENT_SECRET not in text
+
+
+def test_refused_credentials_name_the_real_login_command(emu: DriveEmulator) -> None:
+    """A revoked refresh token says how to get a new one with a command that exists."""
+    config = drive_config(emu)
+    emu.tokens.revoke(config["refresh_token"])
+    with PluginProcess(plugin_argv("gdrive", "importer")) as proc:
+        client = ImporterClient(proc)
+        client.init(config, proto="gdrive")
+        with pytest.raises(grpc.RpcError) as ei:
+            client.ping()
+        client.close()
+    details = ei.value.details() or ""
+    assert "Google refused the credentials" in details, details
+    assert "`klosetctl login gdrive --client-id ID --client-secret SECRET`" in details, details
+    assert "(gdrive login)" not in details
