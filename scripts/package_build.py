@@ -12,8 +12,8 @@ Layout of one package (every file is listed in the manifest: Plakar packages lis
     lib/site.zip             kloset_sdk + kloset_<name> + the pure-Python dependencies
     lib/wheels/*.whl         native wheels (grpcio, protobuf, ...), each file once
 
-When `plakar` is on PATH, `plakar pkg create` then writes
-dist/plakar/<name>_<ver>_linux_<arch>.ptar.
+Then `plakar pkg create` (the binary scripts/setup builds, or $PLAKAR) writes
+dist/plakar/<name>_<ver>_<os>_<arch>.ptar, the file `plakar pkg add` installs.
 """
 
 from __future__ import annotations
@@ -190,20 +190,27 @@ def _display_name(name: str) -> str:
     return name
 
 
-def plakar_pkg_create(out: Path, version: str) -> None:
-    plakar = shutil.which("plakar")
-    if plakar is None:
-        print(f"package: plakar not on PATH, skipping pkg create for {out.name}")
-        return
-    proc = subprocess.run(
-        [plakar, "pkg", "create", str(out / "manifest.yaml"), version],
-        cwd=out.parent,
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"plakar pkg create {out.name} failed:\n{proc.stderr}")
-    print(f"package: {out.name}: .ptar written in {out.parent}")
+def plakar_pkg_create(out: Path, version: str) -> Path:
+    """`plakar pkg create` in a scratch Plakar home: writes <name>_<ver>_<os>_<arch>.ptar."""
+    from kloset_sdk.harness.plakar import PlakarHome, find_plakar
+
+    try:
+        plakar = find_plakar(ROOT)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"package {out.name}: {exc}") from None
+    pkg_name = yaml.safe_load((out / "manifest.yaml").read_text())["name"]
+    for old in out.parent.glob(f"{pkg_name}_*.ptar"):
+        old.unlink()
+    home = PlakarHome(plakar)
+    try:
+        proc = home.run("pkg", "create", str(out / "manifest.yaml"), version, cwd=out.parent)
+    finally:
+        home.close()
+    made = sorted(out.parent.glob(f"{pkg_name}_{version}_*.ptar"))
+    if proc.returncode != 0 or not made:
+        raise SystemExit(f"package {out.name}: plakar pkg create failed:\n{proc.stderr}{proc.stdout}")
+    print(f"package: {out.name}: {made[0]}")
+    return made[0]
 
 
 def main(argv: list[str]) -> int:
@@ -237,7 +244,11 @@ def main(argv: list[str]) -> int:
             continue
         size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
         print(f"package: {name}: {out} ({size / 1e6:.1f} MB, {time.monotonic() - t1:.1f}s)")
-        plakar_pkg_create(out, a.version)
+        try:
+            plakar_pkg_create(out, a.version)
+        except SystemExit as exc:
+            print(exc, file=sys.stderr)
+            failed.append(name)
     print(
         f"package: done in {time.monotonic() - t0:.1f}s"
         + (f"; FAILED: {' '.join(failed)}" if failed else "")

@@ -17,6 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from kloset_sdk.location import FLAG_NAMES
+
+#: The flags a manifest may name: kloset v1.1.3 (Plakar v1.1.4) parses only these, and one
+#: unknown flag stops the whole package from loading. EXPORTXATTR is newer, and only a
+#: connector's Init answer can carry it.
+MANIFEST_FLAGS = [f for f in FLAG_NAMES if f != "exportxattr"]
 from kloset_sdk.registry import BUILTIN
 
 TOP_KEYS = {
@@ -144,9 +149,10 @@ def check_manifest(data: dict[str, Any], where: str = "manifest.yaml") -> list[s
             errs.append(f"{at}: location_flags must be a list of strings")
         else:
             errs += [
-                f"{at}: unknown location flag {f!r} (known: {', '.join(FLAG_NAMES)})"
+                f"{at}: location flag {f!r} is unknown to Plakar v1.1.4, which would refuse to "
+                f"load the package (known: {', '.join(MANIFEST_FLAGS)})"
                 for f in flags
-                if f not in FLAG_NAMES
+                if f not in MANIFEST_FLAGS
             ]
         for key in ("args", "extra_files"):
             if key in conn and not _str_list(conn[key]):
