@@ -143,12 +143,13 @@ def roundtrip(
     """Put, then Get (whole and a range) objects of several sizes; every byte must match.
 
     `before(op)` arms a fault before each call. A call in `may_fail` may end with a clear error
-    instead; it is then checked that nothing torn is visible and the call is made again.
+    instead; it is then checked that nothing torn is visible (a failed Put left no object under
+    its MAC on the server itself) and the call is made again.
     """
     c = n.client
     failed: dict[str, int] = {}
 
-    def call(op: str, fn: Callable[[], Any]) -> Any:
+    def call(op: str, fn: Callable[[], Any], mac: bytes | None = None) -> Any:
         before(op)
         try:
             return fn()
@@ -159,6 +160,12 @@ def roundtrip(
             assert_clear(exc.details() or "")
             failed[op] = failed.get(op, 0) + 1
             n.heal()
+            if op == "put":
+                assert mac is not None and n.backend.present is not None
+                stored = n.backend.present().get((Resource.PACKFILE, mac))
+                assert stored is None, (
+                    f"a failed Put left {len(stored)} of {len(n.sent[mac])} bytes under its MAC"
+                )
             return fn()  # what the host does: the next run sends it again
 
     macs = []
@@ -166,7 +173,7 @@ def roundtrip(
         mac = rng.randbytes(32)
         data = content(rng.randrange(1 << 30), size)
         n.sent[mac] = data
-        written = call("put", partial(c.put, Resource.PACKFILE, mac, data))
+        written = call("put", partial(c.put, Resource.PACKFILE, mac, data), mac)
         assert written == len(data)
         macs.append(mac)
         scenario.runs += 1
@@ -320,7 +327,10 @@ def test_transfers_against_a_faulty_service(emulated: Net, fault: str, scenario:
         for k, v in dict(net.emu.stats).items()
         if (k.startswith("faults_") or k in FAULT_STATS) and v != stats_before.get(k, 0)
     }
-    assert faults or fault == "expired tokens", "no fault was injected"
+    assert faults, "no fault was injected"
+    if fault == "expired tokens":  # proven by a 401 served and a token fetched after it
+        assert faults.get("unauthorized", 0) + faults.get("status_401", 0) > 0, faults
+        assert faults.get("token", 0) > 0, f"no token refresh after the 401s: {faults}"
     scenario.note("injected: " + ", ".join(f"{k} {v}" for k, v in sorted(faults.items())))
 
 
@@ -488,16 +498,39 @@ def test_black_hole_ends_within_the_bound(
 def test_every_connection_reset(
     connector: str, impatient: Callable[..., Impatient], scenario: Scenario
 ) -> None:
-    """Every connection reset after a few bytes: calls fail cleanly within the bound"""
+    """Every connection reset after a few bytes: Put, Get and List fail cleanly within the bound"""
     imp = impatient(connector, True)
     assert imp.n.proxy is not None
+    c = imp.n.client
+    # stored first, on a healthy link: a Get of it and a List of them both move > 3000 bytes,
+    # so they can only fail because of the resets (not NotFound, not an empty listing)
+    good = os.urandom(32)
+    body = content(7, MiB)
+    c.put(Resource.PACKFILE, good, body)
+    before = {(Resource.PACKFILE, good)}
+    for i in range(30):
+        mac = os.urandom(32)
+        c.put(Resource.PACKFILE, mac, b"small %d" % i)
+        before.add((Resource.PACKFILE, mac))
     imp.n.proxy.reset_after(3000, "both", once=False)
     imp.n.proxy.reset_all()
-    for what, fn in _calls(imp)[:1]:
-        imp.timed(what, fn, scenario)
+    put = _calls(imp)[0][1]
+    calls: list[tuple[str, Callable[[float], Any]]] = [
+        ("Put", put),
+        ("Get", lambda t: list(c.stub.Get(_get_request(good), timeout=t))),
+        ("List", lambda t: c.stub.List(spb.ListRequest(type=rtype(Resource.PACKFILE)), timeout=t)),
+    ]
+    for what, fn in calls:
+        msg = imp.timed(what, fn, scenario)
+        assert "not found" not in msg.lower(), f"{what} failed for another reason: {msg}"
     imp.n.proxy.heal()
     assert imp.n.backend.present is not None
-    assert not imp.n.backend.present(), "a Put that failed left an object"
+    assert set(imp.n.backend.present()) == before, "a Put that failed left an object"
+    assert c.get(Resource.PACKFILE, good) == body  # and the same process recovers
+
+
+def _get_request(mac: bytes) -> spb.GetRequest:
+    return spb.GetRequest(mac=mac, type=rtype(Resource.PACKFILE))
 
 
 @pytest.mark.parametrize("connector", ["gdrive", "onedrive"])
@@ -543,6 +576,10 @@ def test_quota_exhausted_stops_at_once(
     else:
         imp.n.emu.faults.insufficient_storage = True
     imp.bound = 10.0
+    refusals = "quota_rejected" if connector == "gdrive" else "status_507"
+    seen = imp.n.emu.stats.get(refusals, 0)
     msg = imp.timed("Put", _calls(imp)[0][1], scenario)
     assert "quota" in msg.lower() or "storage" in msg.lower() or "space" in msg.lower(), msg
+    rejected = imp.n.emu.stats.get(refusals, 0) - seen
+    assert rejected == 1, f"the service refused {rejected} requests for lack of quota: a retry loop"
     imp.n.heal()
