@@ -28,7 +28,14 @@ from kloset_sdk import ConfigError
 from kloset_sdk import log as _log
 from kloset_sdk.oauth import TokenFile, default_token_path
 
-from .options import GOOGLE_AUTH_URI, GOOGLE_TOKEN_URI, SCOPE_PREFIX, GdriveOptions, check
+from .options import (
+    GOOGLE_API,
+    GOOGLE_AUTH_URI,
+    GOOGLE_TOKEN_URI,
+    SCOPE_PREFIX,
+    GdriveOptions,
+    check,
+)
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -106,6 +113,7 @@ def login_installed_app(
     auth_uri: str = GOOGLE_AUTH_URI,
     token_uri: str = GOOGLE_TOKEN_URI,
     scope: str = "drive",
+    api_endpoint: str = GOOGLE_API,
     on_url: Callable[[str], None] | None = None,
     read_code: Callable[[], str] | None = None,
 ) -> LoginResult:
@@ -117,6 +125,9 @@ def login_installed_app(
     Headless: the URL is printed; the user consents on any machine, the browser then fails to
     load `http://localhost/?code=...`, and the user pastes that address (or the code alone) on
     stdin (`read_code` replaces stdin).
+
+    The config holds every non-default endpoint the login used (`token_uri`, `api_endpoint`):
+    pasted as printed, it must reach the service that minted the token, not Google's.
     """
     from google_auth_oauthlib.flow import Flow, InstalledAppFlow
 
@@ -172,13 +183,22 @@ def login_installed_app(
     conf = {"token_file": str(path)}
     if token_uri != GOOGLE_TOKEN_URI:
         conf["token_uri"] = token_uri
-    opts = " ".join(f"{k}={v}" for k, v in conf.items())
-    lines = [
+    if api_endpoint != GOOGLE_API:
+        conf["api_endpoint"] = api_endpoint
+    return LoginResult(path, conf, plakar_lines(conf))
+
+
+def plakar_lines(conf: dict[str, str]) -> list[str]:
+    """Ready-to-paste lines (shell-quoted): the whole drive as a source, a folder to restore
+    into, a folder for the repository (folders are made on first use)."""
+    import shlex
+
+    opts = " ".join(shlex.quote(f"{k}={v}") for k, v in conf.items())
+    return [
         f"plakar source add mydrive gdrive:// {opts}",
         f"plakar destination add mydrive gdrive://Restored {opts}",
         f"plakar store add mydrive gdrive://plakar {opts}",
     ]
-    return LoginResult(path, conf, lines)
 
 
 def login_headless(**kw: Any) -> LoginResult:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import shlex
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -88,25 +89,35 @@ def _call(fn: Callable[..., Any], a: argparse.Namespace) -> Any:
 
 
 def config_lines(service: str, result: Any, a: argparse.Namespace) -> dict[str, str]:
-    """What to put in `plakar source|destination|store add`: the flow's answer, if a mapping."""
-    lines: dict[str, str] = {}
+    """What to put in `plakar source|destination|store add`: exactly the flow's answer.
+
+    Nothing is added from the command line: the flow knows which of its inputs are connector
+    options (onedrive calls the token file `token_cache`, a gdrive token file already holds
+    the client id and secret), and a key it did not return would be refused by the connector.
+    """
     if isinstance(result, Mapping):
-        lines.update({str(k): str(v) for k, v in result.items() if v is not None})
-    elif isinstance(result, str) and result:
-        lines["token_file"] = result
-    for key in ("client_id", "client_secret", "tenant"):
-        if getattr(a, key) and key not in lines:
-            lines[key] = getattr(a, key)
-    if a.token_file and "token_file" not in lines:
-        lines["token_file"] = a.token_file
-    return lines
+        return {str(k): str(v) for k, v in result.items() if v is not None}
+    if isinstance(result, str) and result:
+        return {"token_file": result}
+    raise CliError(f"login {service}: the login flow returned no configuration")
+
+
+#: Suggested locations, per kind: the whole drive, a folder to restore into, one for a
+#: repository. Real locations (not `<folder>`), so the lines work as printed.
+SUGGESTED = (("source", ""), ("destination", "Restored"), ("store", "plakar"))
+
+
+def plakar_commands(service: str, lines: Mapping[str, str]) -> list[str]:
+    """`plakar source|destination|store add ...` lines, shell-quoted."""
+    root = f"{service}://" if service == "gdrive" else f"{service}:///"
+    pairs = " ".join(shlex.quote(f"{k}={v}") for k, v in lines.items())
+    return [f"plakar {kind} add my{service} {root}{folder} {pairs}" for kind, folder in SUGGESTED]
 
 
 def run_login(a: argparse.Namespace) -> int:
     fn = _pick(a.service, a)
     result = _call(fn, a)
     lines = config_lines(a.service, result, a)
-    pairs = " ".join(f"{k}={v}" for k, v in lines.items())
     proto = a.service
     out = sys.stdout
     out.write(
@@ -114,6 +125,7 @@ def run_login(a: argparse.Namespace) -> int:
     )
     for k, v in lines.items():
         out.write(f"{k}={v}\n")
-    out.write(f"\n#   plakar store add my{proto} {proto}://<folder> {pairs}\n")
-    out.write(f"#   plakar source add my{proto} {proto}://<folder> {pairs}\n")
+    out.write("\n")
+    for cmd in plakar_commands(proto, lines):
+        out.write(f"#   {cmd}\n")
     return 0
