@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote, urlencode
+from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 from .errors import DriveError
 from .wire import Request, Response
@@ -132,17 +132,25 @@ def _oauth_error(status: int, error: str, description: str) -> Response:
     return Response.json({"error": error, "error_description": description}, status)
 
 
-def _client_credentials(req: Request, form: dict[str, str]) -> tuple[str, str]:
-    """client_id/secret from the form or from HTTP Basic (requests-oauthlib uses both)."""
+def _client_credentials(req: Request, form: dict[str, str]) -> list[tuple[str, str]]:
+    """Every (client_id, secret) the request offers, as Google takes them: in the form body,
+    or with HTTP Basic. RFC 6749 §2.3.1 form-encodes both before Basic (Go's oauth2 does,
+    `+` for a space), requests' HTTPBasicAuth (requests-oauthlib, google-auth-oauthlib) sends
+    them raw: a Basic header yields both readings."""
+    offered: list[tuple[str, str]] = []
     auth = req.header("Authorization")
     if auth.lower().startswith("basic "):
         try:
-            decoded = base64.b64decode(auth[6:]).decode()
+            decoded = base64.b64decode(auth[6:].strip(), validate=True).decode()
         except (ValueError, binascii.Error):
-            decoded = ":"
-        user, _, password = decoded.partition(":")
-        return unquote(user), unquote(password)
-    return form.get("client_id", ""), form.get("client_secret", "")
+            decoded = ""
+        user, sep, password = decoded.partition(":")
+        if sep:
+            offered.append((user, password))
+            offered.append((unquote_plus(user), unquote_plus(password)))
+    if "client_id" in form or "client_secret" in form:
+        offered.append((form.get("client_id", ""), form.get("client_secret", "")))
+    return offered
 
 
 def token_endpoint(store: TokenStore, req: Request) -> Response:
@@ -159,9 +167,10 @@ def token_endpoint(store: TokenStore, req: Request) -> Response:
         grant = Grant(str(claims["iss"]), tuple(str(claims.get("scope", "")).split()), subject)
         return _token_response(store, grant, refresh=None)
 
-    client_id, secret = _client_credentials(req, form)
-    if store.clients.get(client_id) != secret or not client_id:
+    known = [(c, s) for c, s in _client_credentials(req, form) if c and store.clients.get(c) == s]
+    if not known:
         return _oauth_error(401, "invalid_client", "The OAuth client was not found.")
+    client_id = known[0][0]
 
     if grant_type == "refresh_token":
         with store.lock:

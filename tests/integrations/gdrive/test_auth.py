@@ -18,6 +18,8 @@ from tests.emulators.drive import CLIENT_ID, CLIENT_SECRET, DriveEmulator
 from tests.integrations.gdrive.conftest import drive_config
 from tests.integrations.gdrive.test_importer import scan
 
+SCOPE_DRIVE = "https://www.googleapis.com/auth/drive"
+
 
 def consent(url: str) -> str:
     """What the browser does: the emulator consents at once and redirects with the code."""
@@ -158,3 +160,55 @@ def test_refused_credentials_name_the_real_login_command(emu: DriveEmulator) -> 
     assert "Google refused the credentials" in details, details
     assert "`klosetctl login gdrive --client-id ID --client-secret SECRET`" in details, details
     assert "(gdrive login)" not in details
+
+
+#: A secret with every character the two Basic encodings disagree on: space, `+`, `%`, `:`.
+ODD_SECRET = "GOCSPX-a b+c%41:d/e="
+
+
+def _basic(client_id: str, secret: str, form_encoded: bool) -> dict[str, str]:
+    import base64
+    from urllib.parse import quote_plus
+
+    if form_encoded:  # RFC 6749 §2.3.1, as Go's oauth2 sends it
+        client_id, secret = quote_plus(client_id), quote_plus(secret)
+    raw = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": "Basic " + raw}
+
+
+def test_token_exchange_with_http_basic(
+    emu: DriveEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The emulator takes the client secret in the form body or with HTTP Basic (raw, as
+    requests-oauthlib sends it, or form-encoded, as RFC 6749 asks), as Google does: an
+    authorization code exchanged with Basic, then refreshes in all three ways."""
+    from requests.auth import HTTPBasicAuth
+    from requests_oauthlib import OAuth2Session
+
+    client_id = "odd-client.apps.googleusercontent.com"
+    emu.tokens.clients[client_id] = ODD_SECRET
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the emulator speaks http
+    session = OAuth2Session(
+        client_id, redirect_uri="http://127.0.0.1:1/", scope=[SCOPE_DRIVE], state="s"
+    )
+    url, _ = session.authorization_url(emu.url + "o/oauth2/auth", access_type="offline")
+    token = session.fetch_token(
+        emu.token_uri,
+        authorization_response=consent(url),
+        auth=HTTPBasicAuth(client_id, ODD_SECRET),  # Basic, secret not in the body
+        include_client_id=False,
+    )
+    refresh = token["refresh_token"]
+
+    def grant(headers: dict[str, str], body: dict[str, str]) -> requests.Response:
+        form = {"grant_type": "refresh_token", "refresh_token": refresh, **body}
+        return requests.post(emu.token_uri, data=form, headers=headers, timeout=30)
+
+    for form_encoded in (False, True):
+        answer = grant(_basic(client_id, ODD_SECRET, form_encoded), {})
+        assert answer.status_code == 200, (form_encoded, answer.text)
+        assert answer.json()["access_token"]
+    answer = grant({}, {"client_id": client_id, "client_secret": ODD_SECRET})
+    assert answer.status_code == 200, answer.text
+    wrong = grant(_basic(client_id, ODD_SECRET + "x", True), {})
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
