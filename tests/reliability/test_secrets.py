@@ -11,6 +11,7 @@ must be mode 0600.
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import stat
 from collections.abc import Callable
@@ -79,7 +80,8 @@ def _sftp_configs(backend: Backend, kind: str) -> list[dict[str, str]]:
         pw = {k: v for k, v in backend.config.items() if k != "identity"}
         root = Path(server.password_root_dir) / f"secrets-{os.getpid()}-{kind}"
         root.mkdir(exist_ok=True)
-        os.chmod(root, 0o777)
+        user = pwd.getpwnam(server.password_user)  # the login's own directory, as in real use
+        os.chown(root, user.pw_uid, user.pw_gid)
         if kind == "importer":
             (root / "a.txt").write_bytes(b"some content")
             os.chmod(root / "a.txt", 0o644)
@@ -103,33 +105,55 @@ def _wrong(connector: str, config: dict[str, str]) -> dict[str, str] | None:
     return None
 
 
-def _exercise(kind: str, client: Any, backend: Backend, calls: list[str]) -> None:
-    """A bit of every call; failures are fine here (their messages are checked)."""
+def _exercise(kind: str, client: Any, calls: list[str], good: bool, fresh: bool = True) -> None:
+    """A bit of every call. With the good config each call must succeed, so the leak checks
+    below cover the code that really runs; with a wrong secret, failures are expected and only
+    their messages are collected (and checked). `fresh`: the storage location is still empty."""
 
-    def attempt(fn: Callable[[], Any]) -> None:
+    def attempt(fn: Callable[[], Any]) -> Any:
         try:
-            fn()
+            return fn()
         except grpc.RpcError as exc:
             calls.append(exc.details() or "")
+            if good:
+                raise AssertionError(f"the good config failed: {exc.details()}") from None
+            return None
 
     if kind == "storage":
         mac = os.urandom(32)
-        attempt(lambda: client.create(b"secret-test-config"))
-        attempt(lambda: client.open())
-        attempt(lambda: client.put(Resource.PACKFILE, mac, os.urandom(300_000)))
-        attempt(lambda: client.get(Resource.PACKFILE, mac, 5, 100))
-        attempt(lambda: client.list(Resource.PACKFILE))
-        attempt(lambda: client.get(Resource.STATE, os.urandom(32)))
+        data = os.urandom(300_000)
+        if fresh:
+            attempt(lambda: client.create(b"secret-test-config"))
+        opened = attempt(lambda: client.open())
+        attempt(lambda: client.put(Resource.PACKFILE, mac, data))
+        got = attempt(lambda: client.get(Resource.PACKFILE, mac, 5, 100))
+        listed = attempt(lambda: client.list(Resource.PACKFILE))
         attempt(lambda: client.delete(Resource.PACKFILE, mac))
         attempt(lambda: client.size())
+        if good:
+            assert opened == b"secret-test-config", opened
+            assert got == data[5:105], "ranged Get returned other bytes"
+            assert mac in listed, "List misses the object just put"
+        try:  # an unknown object fails for every config: its message is checked too
+            client.get(Resource.STATE, os.urandom(32))
+        except grpc.RpcError as exc:
+            calls.append(exc.details() or "")
+        else:
+            raise AssertionError("Get of an unknown MAC succeeded")
     elif kind == "importer":
-        attempt(lambda: client.scan())
+        run = attempt(lambda: client.scan())
+        if good:
+            assert run is not None and run.finished and not run.errors, run
+            names = {r.record.pathname.rsplit("/", 1)[-1] for r in run.records}
+            assert "a.txt" in names, f"the seeded file was not imported: {sorted(names)}"
     else:
         items = [
             (Record.directory("/", FileInfo("/", mode=0x80000000 | 0o755)), None),
             (Record.file("/s.txt", FileInfo("s.txt", size=5, mode=0o600), lambda: b""), b"hello"),
         ]
-        attempt(lambda: client.export(items))
+        run = attempt(lambda: client.export(items))
+        if good:
+            assert run is not None and not run.errors and len(run.results) == 2, run
     attempt(lambda: client.close())
 
 
@@ -152,13 +176,18 @@ def test_no_secret_on_stderr_or_disk(
     stderr_path = tmp_path / "stderr.log"
     messages: list[str] = []
     secrets: dict[str, str] = {}
+    locations: set[str] = set()
     with open(stderr_path, "wb") as log:
-        for config in _configs(connector, kind, backend):
+        for i, config in enumerate(_configs(connector, kind, backend)):
+            if kind == "storage" and config["location"] in locations:  # Create needs a new one
+                config = {**config, "location": f"{config['location']}-{i}"}
+            locations.add(config["location"])
             secrets.update(_secrets(connector, backend.server, config))
             wrong = _wrong(connector, config) if kind == "storage" else None
             for cfg in (config, wrong):
                 if cfg is None:
                     continue
+                good = cfg is config
                 secrets.update(_secrets(connector, backend.server, cfg))
                 with PluginProcess(backend.argv, env=env, stderr=log) as proc:
                     client: Any = {
@@ -170,8 +199,9 @@ def test_no_secret_on_stderr_or_disk(
                         client.init(cfg, proto=backend.proto)
                     except grpc.RpcError as exc:
                         messages.append(exc.details() or "")
+                        assert not good, f"Init of the good config failed: {exc.details()}"
                     else:
-                        _exercise(kind, client, backend, messages)
+                        _exercise(kind, client, messages, good)
                 scenario.runs += 1
     secrets.update(_issued_tokens(connector, backend.server))
     assert secrets, "no secret to look for"
@@ -265,7 +295,7 @@ def test_onedrive_token_cache_stays_private(
             with PluginProcess(backend.argv, env=env, stderr=log) as proc:
                 client = StoreClient(proc)
                 client.init(backend.config, proto=backend.proto)
-                _exercise("storage", client, backend, messages)
+                _exercise("storage", client, messages, True, fresh=not expire)
             scenario.runs += 1
     with emu.auth.lock:
         tokens = [*emu.auth.access_tokens, *emu.auth.refresh_tokens]
