@@ -9,6 +9,7 @@ Drive knows them. Content is read only when the host opens a record, one streame
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -102,6 +103,8 @@ class GdriveImporter(Importer[GdriveOptions]):
         walker.index.keep_only(used)
         if self.opts.incremental:
             self._pending = incremental.State(token, root, list(walker.index.items.values()))
+        for rec in self._ancestors(root):
+            yield rec
         for node in nodes:
             for rec in self._records(node):
                 with self._lock:
@@ -150,7 +153,18 @@ class GdriveImporter(Importer[GdriveOptions]):
         return min(matches, key=lambda m: (m.get("createdTime") or "", m["id"]))
 
     # -- records -----------------------------------------------------------------------------
+    def _ancestors(self, root: Meta) -> Iterator[Record]:
+        """The folders above the location, so that the snapshot's root (the location's path,
+        as identity() says) is a directory inside the tree, as Plakar's own importers do."""
+        parts = self.opts.path_parts
+        for depth in range(len(parts)):
+            path = "/" + "/".join(parts[:depth])
+            name = parts[depth - 1] if depth else "/"
+            yield Record.directory(path, FileInfo(name, mode=0o755, mtime_ns=mtime_ns(root)))
+
     def _records(self, node: Node) -> Iterator[Record]:
+        base = self.opts.path.rstrip("/")
+        node = dataclasses.replace(node, path=base + node.path if node.path != "/" else base or "/")
         name = node.path.rsplit("/", 1)[-1] or "/"
         meta = node.meta
         if node.kind == "error":

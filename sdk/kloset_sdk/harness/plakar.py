@@ -54,7 +54,7 @@ class PlakarHome:
         env: Mapping[str, str] | None = None,
         passphrase: str | None = None,
     ) -> None:
-        self.binary = binary
+        self.binary = Path(binary).resolve()
         self._own_base = base is None
         self.base = Path(base) if base is not None else Path(tempfile.mkdtemp(prefix="plk-", dir="/tmp"))
         self.home = self.base / "h"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from kloset_sdk import FileInfo, Record
 from kloset_sdk.harness import ExporterClient, PluginProcess
 from tests.conftest import plugin_argv
@@ -38,7 +40,13 @@ def test_export_then_reimport_roundtrips(emu: DriveEmulator) -> None:
     errors = export(drive_config(emu, "gdrive://Restored/here", chunk_size="1"), items)
     assert not errors, errors
     assert emu.stats["upload_chunk"] == 4 + 4, emu.stats  # huge.bin and big.bin
-    back = scan(drive_config(emu, "gdrive://Restored/here"), read=True).by_path()
+    # Records carry the location's path (/Restored/here/...), as Plakar's importers do.
+    base = "/Restored/here"
+    back = {
+        p[len(base) :] or "/": i
+        for p, i in scan(drive_config(emu, f"gdrive:/{base}"), read=True).by_path().items()
+        if p == base or p.startswith(base + "/")
+    }
     orig = source.by_path()
     for path, item in orig.items():
         rec = item.record
@@ -102,3 +110,30 @@ def test_paths_outside_the_target_are_refused(emu: DriveEmulator) -> None:
     assert len(errors) == len(bad), errors
     assert emu.children(emu.find("t")) == []
     assert [i.name for i in emu.children("root")] == ["t"]
+
+
+@pytest.mark.parametrize("status", [404, 501])
+def test_no_generate_ids_still_makes_no_twins(emu: DriveEmulator, status: int) -> None:
+    """Without files.generateIds (some Drive-compatible services and proxies): creates go
+    without pre-generated ids, asked for once, and a create whose answer was lost is found by
+    name instead of made twice; restoring again updates in place (issue 15, item 12)."""
+    emu.api.generate_ids_status = status
+    emu.faults.drop_mode = "after"
+    emu.faults.inject("drop", path="uploadType=multipart", count=2)
+    emu.faults.inject("drop", path=r"^/drive/v3/files\?", count=2)
+    now = 1_700_000_000_000_000_000
+    items: list[tuple[Record, bytes | None]] = [
+        (Record.directory("/", FileInfo("/", mode=0o755, mtime_ns=now)), None),
+        (Record.directory("/sub", FileInfo("sub", mode=0o755, mtime_ns=now)), None),
+        (Record("/sub/f.txt", FileInfo("f.txt", size=1, mode=0o644, mtime_ns=now)), b"f"),
+        (Record("/g.txt", FileInfo("g.txt", size=1, mode=0o644, mtime_ns=now)), b"g"),
+    ]
+    assert export(drive_config(emu, "gdrive://t"), items) == []
+    assert emu.stats["dropped"] == 4, emu.stats
+    assert emu.stats["generate_ids"] == 1, emu.stats  # not retried, not asked again
+    assert sorted(i.name for i in emu.children(emu.find("t"))) == ["g.txt", "sub"]
+    assert [i.name for i in emu.children(emu.find("t/sub"))] == ["f.txt"]
+    items[3] = (Record("/g.txt", FileInfo("g.txt", size=2, mode=0o644, mtime_ns=now)), b"g2")
+    assert export(drive_config(emu, "gdrive://t"), items) == []
+    kids = {i.name: i for i in emu.children(emu.find("t"))}
+    assert sorted(kids) == ["g.txt", "sub"] and emu.get_content(kids["g.txt"].id) == b"g2"

@@ -149,11 +149,11 @@ def test_state_kept_when_a_download_fails(emu: DriveEmulator, state_file: str) -
     emu.update_content(ids[1], b"v2 content")
     emu.faults.inject(404, "notFound", path=f"/files/{ids[1]}", count=1)
     infos, read = cached_scan(config, infos_of(first))
-    assert "/1.txt" not in read  # its download failed (the Open errored)
+    assert "/f/1.txt" not in read  # its download failed (the Open errored)
     assert json.loads(Path(state_file).read_text())["token"] == token
     emu.reset_stats()
     infos, read = cached_scan(config, infos_of(first))
-    assert list(read) == ["/1.txt"] and emu.stats["changes"] == 1
+    assert list(read) == ["/f/1.txt"] and emu.stats["changes"] == 1
     assert json.loads(Path(state_file).read_text())["token"] != token
 
 
@@ -163,8 +163,10 @@ def test_subfolder_walk_batches_folders(emu: DriveEmulator) -> None:
     emu.reset_stats()
     run = scan(drive_config(emu, "gdrive://top4"), read=False)
     paths = set(run.by_path())
-    assert "/sub1/deep2" in paths and "/" in paths
-    assert {p.removeprefix("/top4") or "/" for p in exp.dirs if p.startswith("/top4")} <= paths
+    # Paths carry the location's path, and the folders above it come first, as in Plakar.
+    assert {"/", "/top4", "/top4/sub1/deep2"} <= paths
+    assert {p for p in exp.dirs if p.startswith("/top4")} <= paths
+    assert not {p for p in paths if p != "/" and not p.startswith("/top4")}
     # one name query for `top4`, then one query per level (1, 5 and 15 folders)
     assert emu.stats["list"] <= 4, emu.stats
 
