@@ -45,6 +45,26 @@ def iter_chunks(content: Any, size: int = CHUNK_SIZE) -> Iterator[bytes]:
             yield from iter_chunks(blob, size)
 
 
+def announce_first(
+    next_chunk: Callable[[], bytes | memoryview | None], announce: Callable[[], None]
+) -> Callable[[], bytes | memoryview | None]:
+    """`next_chunk`, calling `announce()` once, when the connector takes its first data.
+
+    The servicers log that moment at debug level: it is how a test (or a user reading a debug
+    log) knows a Put or an Export is really under way in the connector, not only in transit.
+    """
+    done = [False]
+
+    def pull() -> bytes | memoryview | None:
+        chunk = next_chunk()
+        if chunk and not done[0]:
+            done[0] = True
+            announce()
+        return chunk
+
+    return pull
+
+
 class ChunkStream(io.RawIOBase):
     """A read-only file over a sequence of incoming chunks.
 

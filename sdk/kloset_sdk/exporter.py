@@ -31,7 +31,7 @@ import grpc
 from ._pb import connectors_pb2 as cpb
 from ._pb import exporter_pb2 as pb
 from ._pb import exporter_pb2_grpc as pb_grpc
-from .chunks import ChunkStream
+from .chunks import ChunkStream, announce_first
 from .connector import Connector, InitContext, OptT, Resolver, abort, build, guarded, require
 from .errors import ProtocolError, status_of
 from .records import Record, basename
@@ -216,7 +216,12 @@ class ExporterServicer(pb_grpc.ExporterServicer):
             done[0] = True
             raise ProtocolError(f"{rec.pathname}: next record arrived before end of content")
 
-        return ChunkStream(next_chunk)
+        return ChunkStream(
+            announce_first(
+                next_chunk,
+                lambda: log.debug("export %s: the exporter is reading content", rec.pathname),
+            )
+        )
 
 
 def _check_record(rec: cpb.Record) -> None:

@@ -35,6 +35,7 @@ from .chunks import (
     MAX_MESSAGE,
     ChunkStream,
     PutMessage,
+    announce_first,
     encode_chunk_message,
     iter_chunks,
     parse_put_request,
@@ -164,7 +165,12 @@ class StorageServicer(pb_grpc.StoreServicer):
         mac = check_mac(bytes(first.mac))
         res = resource(first.type)
         incoming = _Incoming(it, context)
-        data = ChunkStream(incoming.next_chunk)
+        data = ChunkStream(
+            announce_first(
+                incoming.next_chunk,
+                lambda: log.debug("put %s %s: the store is reading data", res.name, mac.hex()),
+            )
+        )
         try:
             written = self._store().put(res, mac, data, int(first.flags))
         finally:

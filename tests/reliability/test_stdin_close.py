@@ -36,6 +36,9 @@ TEMPS_EXPECTED = {
     ("sftp", "export"),
     ("s3", "put"),
 }
+#: What the SDK logs at debug level once the connector takes a call's first data (chunks.py
+#: announce_first): proof that a Put or an Export is under way in the connector itself.
+UNDER_WAY = {"put": "the store is reading data", "export": "the exporter is reading content"}
 
 
 def _connector(name: str, op: str) -> str:
@@ -134,7 +137,7 @@ def test_stdin_closed_mid_call(
     log_path = tmp_path / "stderr.log"
     release = threading.Event()
     with open(log_path, "wb") as log:
-        proc = PluginProcess(backend.argv, env=plugin_env, stderr=log)
+        proc = PluginProcess(backend.argv, env={**plugin_env, "KLOSET_LOG": "debug"}, stderr=log)
         try:
             client: Any
             if kind == "storage":
@@ -148,6 +151,12 @@ def test_stdin_closed_mid_call(
                 client = ImporterClient(proc)
                 client.init(backend.config, proto=backend.proto)
             _in_flight(op, backend, client, release)
+            if op in UNDER_WAY:  # import and get: the client already holds a chunk of the answer
+                for _ in deadline_loop(10, 0.05):
+                    if UNDER_WAY[op] in log_path.read_text(errors="replace"):
+                        break
+                else:
+                    raise AssertionError(f"{op}: the connector never took the data it was sent")
             before: list[str] = []
             if (connector, op) in TEMPS_EXPECTED:  # make sure the check below means something
                 for _ in deadline_loop(10, 0.1):
