@@ -42,9 +42,9 @@ def run_gohost(
     timeout: float = 600,
     env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Run `gohost MODE` (grpc-go, Plakar's stack) against a plugin; returns its JSON summary."""
+    """Run `gohost MODE` (Plakar v1.1.4's own client packages) on a plugin; returns its summary."""
     if not GOHOST.exists():
-        pytest.fail(f"{GOHOST} is missing: run scripts/setup (it builds gohost with Debian's Go)")
+        pytest.fail(f"{GOHOST} is missing: run scripts/build_go (it builds go/wirehost; needs Go)")
     cmd = [str(GOHOST), mode, "-exe", argv[0]]
     for a in argv[1:]:
         cmd += ["-arg", a]
