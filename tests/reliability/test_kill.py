@@ -27,6 +27,9 @@ from tests.reliability.common import MiB, Scenario, content, sigkill
 
 PUTS = 50
 SEED = 20260610
+#: Above Drive's 8 MiB resumable chunk and Graph's 4 MiB simple-upload limit: such a Put goes
+#: through a resumable upload (Drive) or an upload session (Graph), and every one is killed.
+SESSION_UPLOAD = 8 * MiB
 
 
 def _sizes(rng: random.Random, connector: str) -> int:
@@ -35,7 +38,11 @@ def _sizes(rng: random.Random, connector: str) -> int:
         return 0
     if r < 0.65:
         return rng.randrange(1, 256 * 1024)
-    if r < 0.92 or connector in ("gdrive", "onedrive"):
+    if connector in ("gdrive", "onedrive"):
+        if r < 0.85:
+            return rng.randrange(256 * 1024, 3 * MiB // 2)
+        return rng.randrange(SESSION_UPLOAD + 1, SESSION_UPLOAD + 2 * MiB)
+    if r < 0.92:
         return rng.randrange(256 * 1024, 3 * MiB // 2)
     if connector == "s3":
         return rng.randrange(5 * MiB + 1, 13 * MiB // 2)  # multipart (5 MiB parts)
@@ -77,14 +84,21 @@ class Store:
 
 
 def _put(
-    store: Store, res: Resource, mac: bytes, data: bytes, rng: random.Random, mode: str
+    store: Store,
+    res: Resource,
+    mac: bytes,
+    data: bytes,
+    rng: random.Random,
+    mode: str,
+    cut_from: int = 0,
 ) -> bool:
-    """One Put, killing the plugin as `mode` says; True if the plugin acknowledged it."""
+    """One Put, killing the plugin as `mode` says (mid-stream: at a random offset from
+    `cut_from` on); True if the plugin acknowledged it."""
     assert store.client is not None and store.proc is not None
     proc = store.proc
     if mode == "mid-stream" and not data:
         mode = "after-eof"  # nothing to cut in an empty object
-    cut = rng.randrange(0, len(data)) if mode == "mid-stream" else -1
+    cut = rng.randrange(min(cut_from, len(data) - 1), len(data)) if mode == "mid-stream" else -1
     delay = rng.uniform(0.0, 0.05)
 
     def body() -> Iterator[bytes]:
@@ -124,6 +138,7 @@ def test_storage_killed_during_puts(
     sent: dict[tuple[Resource, bytes], bytes] = {}
     acked: set[tuple[Resource, bytes]] = set()
     kills = {"mid-stream": 0, "after-eof": 0, "idle": 0}
+    big_kills = {"mid-stream": 0, "after-eof": 0}
     log = open(tmp_path / "stderr.log", "wb")  # noqa: SIM115 - closed below
     store = Store(backend, plugin_env, log)
     store.start(create=True)
@@ -153,7 +168,12 @@ def test_storage_killed_during_puts(
                 mode = "mid-stream"
             elif r < 0.15:
                 mode = "after-eof"
-            ok = _put(store, res, mac, data, rng, mode)
+            cut_from = 0
+            if len(data) > SESSION_UPLOAD:  # killed after at least one chunk went up, or at EOF
+                mode = "mid-stream" if r < 0.6 else "after-eof"
+                cut_from = SESSION_UPLOAD
+                big_kills[mode] += 1
+            ok = _put(store, res, mac, data, rng, mode, cut_from)
             scenario.runs += 1
             assert ok or mode != "none", f"put {i} failed without any fault"
             if mode != "none":
@@ -188,13 +208,16 @@ def test_storage_killed_during_puts(
         scenario.bytes_lost += sum(len(sent[k]) for k in missing)
         assert not missing, f"{len(missing)} acknowledged objects are not listed"
         check("at the end")
+        if connector in ("gdrive", "onedrive"):
+            assert all(big_kills.values()), f"resumable/session uploads killed: {big_kills}"
     finally:
         store.stop()
         log.close()
     left = backend.leftovers()
     scenario.note(
         f"{sum(kills.values())} kills ({kills['mid-stream']} mid-stream,"
-        f" {kills['after-eof']} after EOF, {kills['idle']} idle), {store.starts} starts,"
+        f" {kills['after-eof']} after EOF, {kills['idle']} idle; of them"
+        f" {sum(big_kills.values())} over {SESSION_UPLOAD // MiB} MiB), {store.starts} starts,"
         f" {len(left)} temporaries left by killed processes (never listed)"
     )
 
