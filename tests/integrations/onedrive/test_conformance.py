@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -62,11 +63,42 @@ class TestOneDriveStorage(StorageConformance, StorageLifecycle):
     def test_put_never_shows_a_partial_object(
         self, store: StoreClient, graph: GraphEmulator
     ) -> None:
-        data = os.urandom(5 * MiB)
+        """Looked at while the upload session receives its fragments: nothing under the final
+        name but the whole object, and no temporary names."""
+        data = os.urandom(5 * MiB)  # 4 fragments of 1.25 MiB
         mac = mac_of(data)
-        store.put(Resource.PACKFILE, mac, data)
-        # a session's item only exists after its last fragment; no temporary names were made
-        assert not [p for p in graph.tree() if ".tmp" in p or "~" in p]
+        final = f"/Apps/plakar/repo/packfiles/{mac.hex()[:2]}/{mac.hex()}"
+        seen = graph.stats["upload_fragment"]
+        errors: list[BaseException] = []
+        done = threading.Event()
+
+        def put() -> None:
+            try:
+                store.put(Resource.PACKFILE, mac, data)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+            finally:
+                done.set()
+
+        graph.faults.latency = 0.2  # per request: time to look between two fragments
+        thread = threading.Thread(target=put)
+        thread.start()
+        mid_session = 0  # looks taken after the first fragment and before the last
+        try:
+            while not done.wait(0.02):
+                fragments = graph.stats["upload_fragment"] - seen
+                tree = graph.tree()
+                if final in tree:
+                    assert tree[final] == data, f"{len(tree[final])} bytes under the final name"
+                assert not [p for p in tree if ".tmp" in p or "~" in p]
+                if 1 <= fragments < 4 and final not in tree:
+                    mid_session += 1
+        finally:
+            thread.join(60)
+            graph.faults.latency = 0.0
+        assert not errors, errors
+        assert mid_session >= 2, f"looked {mid_session} times during the upload session"
+        assert graph.tree()[final] == data
         assert graph.stats["upload_cancel"] == 0
 
 
