@@ -12,31 +12,65 @@ from kloset_sdk.errors import ProtocolError
 MiB = 1 << 20
 
 
+#: The public API, written out: a name added to or dropped from kloset_sdk fails this test.
+PUBLIC_API = {
+    "CHUNK_SIZE",
+    "AlreadyExists",
+    "ChunkStream",
+    "ConfigError",
+    "Connector",
+    "Exporter",
+    "Fatal",
+    "FileInfo",
+    "Flag",
+    "Identity",
+    "Importer",
+    "InitContext",
+    "KlosetError",
+    "Location",
+    "NotFound",
+    "PermissionDenied",
+    "ProtocolError",
+    "QuotaExceeded",
+    "Record",
+    "Resource",
+    "Storage",
+    "Throttled",
+    "iter_chunks",
+    "modes",
+    "option",
+    "parse_location",
+    "serve",
+}
+SUBMODULES = {
+    "chunks",
+    "connector",
+    "entrypoint",
+    "errors",
+    "exporter",
+    "importer",
+    "layout",
+    "location",
+    "log",
+    "modes",
+    "options",
+    "records",
+    "storage",
+    "retry",
+    "oauth",
+    "registry",
+    "harness",
+    "transport",
+    "examples",
+    "plugin",
+}
+
+
 def test_public_api_is_pinned() -> None:
+    assert set(kloset_sdk.__all__) == PUBLIC_API
     public = {n for n in dir(kloset_sdk) if not n.startswith("_")} - {"annotations"}
-    submodules = {
-        "chunks",
-        "connector",
-        "entrypoint",
-        "errors",
-        "exporter",
-        "importer",
-        "layout",
-        "location",
-        "log",
-        "modes",
-        "options",
-        "records",
-        "storage",
-        "retry",
-        "oauth",
-        "registry",
-        "harness",
-        "transport",
-        "examples",
-        "plugin",
-    }
-    assert public - submodules == set(kloset_sdk.__all__) - {"modes"}
+    assert public - SUBMODULES == PUBLIC_API - {"modes"}
+    assert kloset_sdk.CHUNK_SIZE == 1 << 20  # the host's chunk limit (PROTOCOL.md §1.4)
 
 
 def test_iter_chunks_rules() -> None:

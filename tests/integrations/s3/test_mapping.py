@@ -7,9 +7,6 @@ import datetime as dt
 import pytest
 
 from kloset_s3.mapping import (
-    META_PREFIX,
-    STORAGE_CLASS,
-    TAGS,
     decode_tags,
     encode_tags,
     key_to_path,
@@ -63,8 +60,8 @@ def test_xattrs_roundtrip() -> None:
     xa = xattrs_of(head, tags, "STANDARD_IA")
     assert xa["user.s3.content_type"] == b"image/jpeg"
     assert "user.s3.content_encoding" not in xa  # empty headers are left out
-    assert xa[META_PREFIX + "camera"] == b"X100"
-    assert xa[STORAGE_CLASS] == b"STANDARD_IA"
+    assert xa["user.s3.meta.camera"] == b"X100"
+    assert xa["user.s3.storage_class"] == b"STANDARD_IA"
     args, got_tags = restore_args(xa)
     assert args == {
         "ContentType": "image/jpeg",
@@ -72,7 +69,7 @@ def test_xattrs_roundtrip() -> None:
         "Metadata": {"camera": "X100", "note": "caf\u00e9 & co"},
     }
     assert got_tags == tags
-    assert decode_tags(xa[TAGS].decode()) == tags
+    assert decode_tags(xa["user.s3.tags"].decode()) == tags
 
 
 def test_tags_encoding_is_the_tagging_header() -> None:
