@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/bench_s3.py [--quick]
 
-Figures (median of 3 runs each; --quick: 1 run, smaller data):
+Figures (median of 3 runs each, ours and the reference interleaved run by run so machine noise
+hits both alike; --quick: 1 run, smaller data):
 - storage Put / Get of 64 MiB objects through the storage plugin (the harness StoreClient,
   as Plakar drives it: 1 MiB gRPC chunks), next to boto3's own managed upload_fileobj /
   download_fileobj of the same bytes (default TransferConfig);
@@ -57,9 +58,14 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
-def median_rate(nbytes: int, runs: int, fn: Callable[[int], object]) -> float:
-    """MB/s (10^6 bytes per second) of the median run."""
-    return nbytes / statistics.median(timed(lambda i=i: fn(i)) for i in range(runs)) / 1e6
+def interleaved(nbytes: int, runs: int, *sides: Callable[[int], object]) -> tuple[float, ...]:
+    """MB/s (10^6 bytes per second) of each side's median run; run i of every side is timed
+    before run i + 1 of any, so a slow moment of the machine hits all sides alike."""
+    times: list[list[float]] = [[] for _ in sides]
+    for i in range(runs):
+        for fn, t in zip(sides, times, strict=True):
+            t.append(timed(lambda fn=fn, i=i: fn(i)))
+    return tuple(nbytes / statistics.median(t) / 1e6 for t in times)
 
 
 class _Discard(io.RawIOBase):
@@ -80,15 +86,19 @@ def bench_storage(server: SeaweedFS, size: int, runs: int) -> list[dict[str, Any
         store = StoreClient(proc)
         store.init(config(server, bucket))
         store.create(b"bench")
-        ours_put = median_rate(size, runs, lambda i: store.put(Resource.PACKFILE, macs[i], data))
-        ours_get = median_rate(size, runs, lambda i: store.get(Resource.PACKFILE, macs[i]))
+        ours_put, ref_put = interleaved(
+            size,
+            runs,
+            lambda i: store.put(Resource.PACKFILE, macs[i], data),
+            lambda i: client.upload_fileobj(io.BytesIO(data), bucket, f"ref/{i}"),
+        )
+        ours_get, ref_get = interleaved(
+            size,
+            runs,
+            lambda i: store.get(Resource.PACKFILE, macs[i]),
+            lambda i: client.download_fileobj(bucket, f"ref/{i}", _Discard()),
+        )
         store.close()
-    ref_put = median_rate(
-        size, runs, lambda i: client.upload_fileobj(io.BytesIO(data), bucket, f"ref/{i}")
-    )
-    ref_get = median_rate(
-        size, runs, lambda i: client.download_fileobj(bucket, f"ref/{i}", _Discard())
-    )
     mib = size // MiB
     return [
         row(f"storage Put, {mib} MiB object (ref: boto3 upload_fileobj)", ours_put, ref_put),
@@ -110,20 +120,18 @@ def bench_import(server: SeaweedFS, count: int, size: int, runs: int) -> list[di
     total = count * size
 
     def ours(metadata: str) -> float:
-        """Median MB/s of the Import alone (the plugin is started and Init'ed before)."""
-        times = []
-        for _ in range(runs):
-            with PluginProcess(plugin("importer")) as proc:
-                importer = ImporterClient(proc)
-                importer.init(config(server, bucket, metadata=metadata), maxconcurrency=JOBS)
-                t0 = time.perf_counter()
-                run = importer.scan(read=True, jobs=JOBS)
-                times.append(time.perf_counter() - t0)
-                importer.close()
-            got = sum(r.read for r in run.records if not r.record.is_xattr)
-            if got != total or run.errors:
-                raise RuntimeError(f"import read {got} of {total} bytes: {run.errors[:3]}")
-        return total / statistics.median(times) / 1e6
+        """Seconds of one Import alone (the plugin is started and Init'ed before)."""
+        with PluginProcess(plugin("importer")) as proc:
+            importer = ImporterClient(proc)
+            importer.init(config(server, bucket, metadata=metadata), maxconcurrency=JOBS)
+            t0 = time.perf_counter()
+            run = importer.scan(read=True, jobs=JOBS)
+            took = time.perf_counter() - t0
+            importer.close()
+        got = sum(r.read for r in run.records if not r.record.is_xattr)
+        if got != total or run.errors:
+            raise RuntimeError(f"import read {got} of {total} bytes: {run.errors[:3]}")
+        return took
 
     def reference(_: int) -> None:
         listed = [
@@ -136,11 +144,16 @@ def bench_import(server: SeaweedFS, count: int, size: int, runs: int) -> list[di
             for f in futures:
                 f.result()
 
-    ref = median_rate(total, runs, reference)
+    times: dict[str, list[float]] = {"true": [], "false": [], "ref": []}
+    for _ in range(runs):  # interleaved: one of each per round
+        times["true"].append(ours("true"))
+        times["false"].append(ours("false"))
+        times["ref"].append(timed(lambda: reference(0)))
+    rate = {k: total / statistics.median(v) / 1e6 for k, v in times.items()}
     label = f"import, {count} x {size // 1024} KiB (ref: boto3 transfer manager, {JOBS} at once)"
     return [
-        row(label + ", metadata=true", ours("true"), ref),
-        row(label + ", metadata=false", ours("false"), ref),
+        row(label + ", metadata=true", rate["true"], rate["ref"]),
+        row(label + ", metadata=false", rate["false"], rate["ref"]),
     ]
 
 
