@@ -114,7 +114,7 @@ def run(quick: bool = False, runs: int | None = None) -> list[dict[str, Any]]:
                 get[side].append(res["get_MBps"])
                 shutil.rmtree(d, ignore_errors=True)
         row(
-            "storage Put, 16 MiB packfiles",
+            "storage Put, 16 MiB packfiles (ours fsyncs every Put, the Go reference does not)",
             statistics.median(put["ours"]),
             statistics.median(put["ref"]),
             "MB/s",
