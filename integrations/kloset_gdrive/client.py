@@ -20,11 +20,13 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
+from kloset_sdk import KlosetError
 from kloset_sdk.errors import QuotaExceeded
 from kloset_sdk.retry import Pacer
 
 from . import auth
 from .errors import QUOTA_REASONS, ApiError, error_from, should_retry, translate
+from .export_formats import FOLDER, SHORTCUT
 from .options import GdriveOptions
 
 if TYPE_CHECKING:
@@ -66,6 +68,7 @@ class DriveClient:
         self._local = threading.local()
         self._ids: list[str] = []
         self._ids_lock = threading.Lock()
+        self.has_generate_ids = True  # False once the service answered 404/501 to generateIds
         self._refresh_lock = threading.Lock()
         from googleapiclient import discovery_cache
         from googleapiclient.discovery import build_from_document
@@ -185,32 +188,86 @@ class DriveClient:
         result: dict[str, Any] = self.call(req, f"get {file_id}")
         return result
 
-    def new_id(self) -> str:
+    def new_id(self) -> str | None:
         """A pre-generated id: a create retried after a lost answer then fails with 409 instead
-        of making a second file with the same name."""
+        of making a second file with the same name. None when the service has no
+        files.generateIds (404 or 501: some Drive-compatible services and proxies): creates
+        then go without an id, and a retried create first looks for what the lost one made
+        (`find_made`)."""
         with self._ids_lock:
+            if not self.has_generate_ids:
+                return None
             if not self._ids:
                 req = self.service.files().generateIds(count=100, space="drive")
-                self._ids = list(self.call(req, "generate ids")["ids"])
+                try:
+                    self._ids = list(self.call(req, "generate ids")["ids"])
+                except KlosetError as exc:
+                    cause = exc.__cause__
+                    if not (isinstance(cause, ApiError) and cause.status in (404, 501)):
+                        raise
+                    log.warning(
+                        "files.generateIds is not available (%d %s): files are created without"
+                        " pre-generated ids; a retried create is matched by name",
+                        cause.status,
+                        cause.reason,
+                    )
+                    self.has_generate_ids = False
+                    return None
             return self._ids.pop()
 
+    def find_made(
+        self, body: dict[str, Any], fields: str, md5: str | None = None
+    ) -> dict[str, Any] | None:
+        """What an earlier try of a create without a fixed id made, if it went through: the
+        newest item of that name, type (and md5) in the parent. Callers create only names the
+        parent did not hold, so that item is ours."""
+        parents = body.get("parents") or []
+        if not parents or not body.get("name"):
+            return None
+        q = f"name = {escape(body['name'])} and {escape(parents[0])} in parents and trashed = false"
+        if body.get("mimeType") in (FOLDER, SHORTCUT):
+            q += f" and mimeType = {escape(body['mimeType'])}"
+        wanted = ",".join(dict.fromkeys(["id", "createdTime", "md5Checksum", *fields.split(",")]))
+        found = [
+            m
+            for m in self.list(q, self.drive_id, wanted)
+            if md5 is None or m.get("md5Checksum") == md5
+        ]
+        if not found:
+            return None
+        newest = max(found, key=lambda m: (m.get("createdTime") or "", m["id"]))
+        log.info("create %s: the lost try went through (%s)", body["name"], newest["id"])
+        return newest
+
     def create(self, body: dict[str, Any], fields: str = FILE_FIELDS) -> dict[str, Any]:
-        """files.create (metadata only: folders, shortcuts); idempotent through a fixed id."""
-        body = {**body, "id": body.get("id") or self.new_id()}
+        """files.create (metadata only: folders, shortcuts); idempotent through a fixed id, or
+        without one (no generateIds) by looking for the item a lost try made."""
+        fixed = body.get("id") or self.new_id()
+        body = {**body, "id": fixed} if fixed else {k: v for k, v in body.items() if k != "id"}
         tries = [0]
 
         def fn() -> dict[str, Any]:
             from googleapiclient.errors import HttpError
 
             tries[0] += 1
+            if not fixed:
+                # requests, not httplib2: httplib2 silently sends a POST again when the
+                # connection closes before the answer, which without an id makes a twin
+                if tries[0] > 1:
+                    made = self.find_made(body, fields)
+                    if made is not None:
+                        return made
+                params = f"supportsAllDrives=true&fields={quote(fields)}"
+                url = f"{self.root_url}drive/v3/files?{params}"
+                return dict(self.send("POST", url, "create", json=body).json())
             req = self.service.files().create(**self._all_drives({"body": body, "fields": fields}))
             try:
                 result: dict[str, Any] = req.execute(http=self._http(), num_retries=0)
                 return result
             except HttpError as exc:
                 err = error_from(exc.resp.status, exc.content, exc.resp)
-                if err.status == 409 and tries[0] > 1:  # our earlier try went through
-                    return self.get(body["id"], fields)
+                if err.status == 409:  # an id generated for us: an earlier try went through
+                    return self.get(body["id"], fields)  # (httplib2 may have resent it)
                 raise err from None
 
         return self.run(fn, f"create {body.get('name')}")

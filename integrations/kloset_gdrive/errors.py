@@ -85,11 +85,12 @@ def error_from(status: int, body: bytes | str, headers: Any) -> ApiError:
 
 
 def should_retry(exc: BaseException) -> Retry | None:
-    """Throttling, 5xx, 408 and broken connections are retried; nothing else."""
+    """Throttling, 5xx (but 501 Not Implemented), 408 and broken connections are retried;
+    nothing else."""
     if isinstance(exc, ApiError):
         if exc.status == 429 or (exc.status == 403 and exc.reason in RATE_REASONS):
             return Retry(exc.reason or "429 too many requests", exc.retry_after)
-        if exc.status >= 500 or exc.status == 408:
+        if (exc.status >= 500 and exc.status != 501) or exc.status == 408:  # 501: final
             return Retry(f"{exc.status} {exc.reason}".strip(), exc.retry_after)
         return None
     if _is_refresh_error(exc):

@@ -162,17 +162,26 @@ class GdriveExporter(Exporter[GdriveOptions]):
         file_id = None
         if existing is not None and existing.get("mimeType") == fmt.FOLDER:
             raise Fatal(f"{path}: a folder of that name is in the way")
-        if existing is not None and not fmt.is_google_apps(existing.get("mimeType", "")):
+        if (
+            existing is not None
+            and existing.get("id")
+            and not fmt.is_google_apps(existing.get("mimeType", ""))
+        ):
             file_id = str(existing["id"])  # a new revision, not a twin
         else:  # nothing there, or a Google Doc (whose content bytes cannot replace): a new file
             meta["parents"] = [parent]
-            meta["id"] = self.client.new_id()
-            self._known[parent][name] = {"id": meta["id"], "name": name, "mimeType": ""}
+            new_id = self.client.new_id()  # None without generateIds: known once uploaded
+            if new_id:
+                meta["id"] = new_id
+            self._known[parent][name] = {"id": new_id, "name": name, "mimeType": ""}
         chunk = self.opts.chunk_bytes
         try:
             head = read_full(content, chunk)
             if len(head) == chunk:  # big: stream it now, the content cannot wait
-                upload(self.client, meta, _Chain(head, content), chunk, file_id, UPLOAD_FIELDS)
+                made = upload(
+                    self.client, meta, _Chain(head, content), chunk, file_id, UPLOAD_FIELDS
+                )
+                self._uploaded(parent, name, made)
                 return None
         except BaseException:
             if file_id is None:
@@ -192,11 +201,18 @@ class GdriveExporter(Exporter[GdriveOptions]):
         self._slots.release()
         exc = fut.exception()
         if exc is None:
+            self._uploaded(parent, name, fut.result())
             done.set_result(None)
             return
         if file_id is None:
             self._known[parent].pop(name, None)
         done.set_exception(exc)
+
+    def _uploaded(self, parent: str, name: str, made: dict[str, Any]) -> None:
+        """Remember the id of what was just written (not known before without generateIds)."""
+        known = self._known.get(parent, {}).get(name)
+        if known is not None and not known.get("id"):
+            known["id"] = made.get("id")
 
     def _shortcut(self, path: str, target: str) -> None:
         where = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))

@@ -29,6 +29,8 @@ from .errors import ApiError
 if TYPE_CHECKING:
     import requests
 
+OCTET = "application/octet-stream"
+
 
 class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
@@ -58,7 +60,8 @@ def upload(
     """Create (file_id None) or replace the content of a file; returns its metadata."""
     what = f"upload {meta.get('name') or file_id}"
     if file_id is None:
-        meta = {**meta, "id": meta.get("id") or client.new_id()}
+        fixed = meta.get("id") or client.new_id()
+        meta = {**meta, "id": fixed} if fixed else {k: v for k, v in meta.items() if k != "id"}
     digest = hashlib.md5()
     buf = read_full(data, chunk_size)
     digest.update(buf)
@@ -92,6 +95,12 @@ def _create_or_fetch(client: DriveClient, meta: dict[str, Any], fields: str, exc
     raise exc
 
 
+def _media_type(meta: dict[str, Any]) -> str:
+    """The Content-Type of the bytes: the file's own MIME type when the metadata sets one."""
+    mime = str(meta.get("mimeType") or "")
+    return mime if mime and not mime.startswith("application/vnd.google-apps.") else OCTET
+
+
 def _multipart(
     client: DriveClient,
     meta: dict[str, Any],
@@ -105,16 +114,21 @@ def _multipart(
         [
             f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(),
             json.dumps(meta).encode(),
-            f"\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n".encode(),
+            f"\r\n--{boundary}\r\nContent-Type: {_media_type(meta)}\r\n\r\n".encode(),
             content,
             f"\r\n--{boundary}--".encode(),
         ]
     )
     headers = {"Content-Type": f"multipart/related; boundary={boundary}"}
     tries = [0]
+    md5 = hashlib.md5(content).hexdigest()
 
     def fn() -> dict[str, Any]:
         tries[0] += 1
+        if tries[0] > 1 and file_id is None and not meta.get("id"):
+            made = client.find_made(meta, fields, md5)  # no fixed id: did the lost try land?
+            if made is not None:
+                return made
         method = "PATCH" if file_id else "POST"
         try:
             resp = client.send(
@@ -147,7 +161,7 @@ def _resumable(
             _url(client, "resumable", file_id, fields),
             what,
             json=meta,
-            headers={"X-Upload-Content-Type": "application/octet-stream"},
+            headers={"X-Upload-Content-Type": _media_type(meta)},
         )
         location = resp.headers.get("Location")
         if not location:

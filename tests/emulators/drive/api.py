@@ -106,6 +106,8 @@ class Api:
         self.stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
         self.log: list[LoggedRequest] = []
         self.internal_errors: list[str] = []
+        #: 404 or 501: files.generateIds answers that, as on services and proxies without it
+        self.generate_ids_status: int | None = None
         self._stats_lock = threading.Lock()
 
     def count(self, key: str, n: int = 1) -> None:

@@ -347,6 +347,10 @@ def empty_trash(api: Api, req: Request) -> Response:
 
 
 def generate_ids(api: Api, req: Request) -> Response:
+    if api.generate_ids_status == 404:  # no such route: the path reads as a file id
+        raise DriveError(404, "notFound", "File not found: generateIds.", location="fileId")
+    if api.generate_ids_status is not None:
+        raise DriveError(api.generate_ids_status, "notImplemented", "Not Implemented")
     count = req.int_param("count", 10, 1, 1000)
     ids = [api.state.new_id() for _ in range(count)]
     space = req.query.get("space", "drive")

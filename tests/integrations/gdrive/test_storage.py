@@ -114,3 +114,28 @@ def test_gohost_store(emu: DriveEmulator) -> None:
     )  # fmt: skip
     assert res["ok"], res
     assert all(v == "ok" for v in res["checks"].values()), res["checks"]
+
+
+@pytest.mark.parametrize("status", [404, 501])
+def test_no_generate_ids_store_keeps_one_copy(emu: DriveEmulator, status: int) -> None:
+    """A store on a service without files.generateIds: folders and objects are created
+    without pre-generated ids, and a Put whose upload answer was lost leaves one object."""
+    emu.api.generate_ids_status = status
+    data = os.urandom(1000)
+    mac = hashlib.sha256(data).digest()
+    with PluginProcess(plugin_argv("gdrive", "storage")) as proc:
+        client = StoreClient(proc)
+        client.init(drive_config(emu, "gdrive://Backups/repo"), proto="gdrive")
+        client.create(b"config bytes")
+        emu.faults.drop_mode = "after"
+        emu.faults.inject("drop", path="uploadType=multipart", count=1)
+        emu.faults.inject("drop", path=r"^/drive/v3/files\?", count=1)  # a shard folder
+        assert client.put(Resource.PACKFILE, mac, data) == len(data)
+        assert client.get(Resource.PACKFILE, mac) == data
+        assert client.list(Resource.PACKFILE) == [mac]
+        assert client.open() == b"config bytes"
+        client.close()
+    assert emu.stats["dropped"] == 2 and emu.stats["generate_ids"] == 1, emu.stats
+    hx = mac.hex()
+    assert names(emu, "Backups/repo/packfiles") == [hx[:2]]
+    assert names(emu, f"Backups/repo/packfiles/{hx[:2]}") == [hx]
