@@ -1,7 +1,7 @@
 """Generate the Python protobuf/gRPC stubs from proto/ into sdk/kloset_sdk/_pb/.
 
-The .proto files import each other by bare name (PROTOCOL.md P4), so protoc emits bare
-`import connectors_pb2`; we rewrite those into package-relative imports so the stubs live
+The .proto files import each other by bare name (docs/PROTOCOL.md: Services and RPCs), so protoc
+emits bare `import connectors_pb2`; we rewrite those into package-relative imports so the stubs live
 inside kloset_sdk without touching sys.path. Runs at setup time; the output is never edited.
 """
 

@@ -1,7 +1,8 @@
 """Start-up of a packaged connector (shipped as lib/kloset_boot.py by scripts/package).
 
 Plakar runs each executable directly, with whatever `python3` is on PATH and nothing
-installed (PROTOCOL.md P24). The package carries its Python code as one zip (lib/site.zip) and
+installed (docs/PROTOCOL.md: Manifests and packages). The package carries its Python code as one zip
+(lib/site.zip) and
 the native wheels for every supported CPython/arch (lib/wheels/). On the first run for this
 interpreter, both are unpacked into a private cache directory, named after the build and
 platform, built under a temporary name and renamed into place, so concurrent first runs never

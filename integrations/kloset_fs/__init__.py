@@ -1,7 +1,7 @@
 """Local POSIX filesystem: importer, exporter and storage (GitHub issue 3).
 
 The protocol is `posixfs` because Plakar refuses packages that reuse its built-in `fs`
-(PROTOCOL.md §7.3); the integration is still named `fs`, so
+(docs/PROTOCOL.md: Manifests and packages); the integration is still named `fs`, so
 `python -m kloset_sdk.plugin fs importer` serves it.
 """
 

@@ -1,6 +1,7 @@
 """FsStorage: a Kloset repository in a local directory, laid out like the Go fs store.
 
-`CONFIG`, `packfiles/<b>/<hex>`, `states/<b>/<hex>`, `locks/<hex>` (PROTOCOL.md Appendix A), so
+`CONFIG`, `packfiles/<b>/<hex>`, `states/<b>/<hex>`, `locks/<hex>` (docs/PROTOCOL.md: Reference
+store layouts), so
 either plugin can open a repository the other wrote. Unlike the Go store, every object is
 made durable before it becomes visible: temporary file, fsync, rename, fsync of the directory.
 A process killed mid-Put (P15) leaves only a hidden temporary file, which List never reports

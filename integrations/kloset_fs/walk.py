@@ -1,4 +1,4 @@
-"""Parallel directory walk producing records (INTEGRATIONS.md fs, PROTOCOL.md §3.3).
+"""Parallel directory walk producing records (INTEGRATIONS.md fs, docs/PROTOCOL.md: Records).
 
 A pool of worker threads lists directories; the importer's generator drains their output
 queue. A worker emits a directory's record before it queues the directory itself, so a parent

@@ -1,7 +1,7 @@
 """Restore into a OneDrive / SharePoint folder: folders first, files through upload.py.
 
-Records arrive parents first (PROTOCOL.md §5.2), so a directory record creates its folder (with
-its mtime in `fileSystemInfo`, which Graph accepts at creation) and caches the id its children
+Records arrive parents first (docs/PROTOCOL.md: Exporter), so a directory record creates its folder
+(with its mtime in `fileSystemInfo`, which Graph accepts at creation) and caches the id its children
 need. A file is uploaded under its final name: OneDrive has no rename-over, and both upload
 kinds are atomic already (upload.py), so no temporary name is needed.
 

@@ -12,7 +12,8 @@ small files does not go up one round trip at a time; bigger ones stream through 
 export() waits. Every object is checked after
 upload: size by HEAD, and the ETag against the MD5 of single-part, unencrypted ones.
 
-Metadata: the host sends xattr records after the whole tree (EXPORTXATTR, PROTOCOL.md §5.3),
+Metadata: the host sends xattr records after the whole tree (EXPORTXATTR, docs/PROTOCOL.md: Newer
+kloset versions),
 when the objects already exist, so finish() applies them to each object in place: one
 CopyObject onto itself with MetadataDirective=REPLACE (content-type, cache-control...,
 user metadata), skipped when only the content-type was kept and it already matches, and
@@ -165,7 +166,8 @@ class S3Exporter(Exporter[S3Options]):
 
     def _match(self, pathname: str) -> str | None:
         """The restored pathname an xattr belongs to: xattr records carry the snapshot's full
-        path, not the one relative to the restored directory (PROTOCOL.md §5.3)."""
+        path, not the one relative to the restored directory (docs/PROTOCOL.md: Newer kloset
+        versions)."""
         if self._base is not None and pathname.startswith(self._base + "/"):
             pathname = pathname[len(self._base) :]
         if pathname in self._keys:

@@ -1,4 +1,5 @@
-"""A Plakar repository in an S3 bucket, with the Go s3 store's layout (PROTOCOL.md Appendix A).
+"""A Plakar repository in an S3 bucket, with the Go s3 store's layout (docs/PROTOCOL.md: Reference
+store layouts).
 
 `<prefix>/CONFIG`, `packfiles/<2hex>/<64hex>`, `states/<2hex>/<64hex>`, `locks/<64hex>`, so a
 repository written by the Go integration opens here and the other way round.

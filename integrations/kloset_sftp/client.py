@@ -1,6 +1,7 @@
 """The one SSH connection of a plugin process, its pool of SFTP channels, and error translation.
 
-Plakar starts one process per connector (PROTOCOL.md §1.1), so one SSH connection per process
+Plakar starts one process per connector (docs/PROTOCOL.md: Transport and process), so one SSH
+connection per process
 is one per connector. Parallel work runs on up to `concurrency` SFTP channels multiplexed on
 that connection (no new handshakes, one login). A dropped connection is noticed by whichever
 call hits it; the next `acquire` dials again, and calls that are safe to repeat (stat, list,

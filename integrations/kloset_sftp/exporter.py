@@ -1,4 +1,4 @@
-"""Restore a snapshot onto an SFTP server (PROTOCOL.md §5).
+"""Restore a snapshot onto an SFTP server (docs/PROTOCOL.md: Exporter).
 
 Each file is streamed to a temporary name beside its target; its owner, mode (with setuid,
 setgid, sticky) and mtime are set on the open handle, and only then is it renamed into place.

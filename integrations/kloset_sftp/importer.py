@@ -1,4 +1,4 @@
-"""Back up a directory tree from an SFTP server (PROTOCOL.md §4).
+"""Back up a directory tree from an SFTP server (docs/PROTOCOL.md: Importer).
 
 The walk lists directories in parallel on the channel pool (`listdir_attr` gives every
 entry's attributes with the listing, so there is no stat per file), emits each directory's

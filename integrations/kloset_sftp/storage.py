@@ -1,4 +1,5 @@
-"""A Plakar repository in a directory on an SFTP server (PROTOCOL.md §6, Appendix A).
+"""A Plakar repository in a directory on an SFTP server (docs/PROTOCOL.md: Storage, Reference store
+layouts).
 
 The layout is the Go fs/sftp stores' (`kloset_sdk.layout`), so a repository created by the Go
 sftp integration opens here and the other way round. Unlike the Go store, every object is

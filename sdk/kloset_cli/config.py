@@ -19,7 +19,8 @@ from kloset_sdk.errors import ConfigError
 
 #: Same rule as the host: a protocol is at least two characters of [A-Za-z0-9+.-] (P23).
 PROTO_RE = re.compile(r"^([A-Za-z0-9+.-]{2,}):(.*)$", re.S)
-#: The local filesystem integration's protocol (Plakar reserves `fs`, PROTOCOL.md §7.3).
+#: The local filesystem integration's protocol (Plakar reserves `fs`, docs/PROTOCOL.md: Manifests
+#: and packages).
 LOCAL_PROTO = "posixfs"
 #: Names a user may type that mean the local filesystem integration.
 LOCAL_ALIASES = {"fs", "file", LOCAL_PROTO}
@@ -31,7 +32,7 @@ class CliError(Exception):
 
 
 def normalize_location(raw: str, cwd: str | None = None) -> tuple[str, str]:
-    """`(proto, "proto://rest")` as Plakar would send it in Init (PROTOCOL.md §3.2).
+    """`(proto, "proto://rest")` as Plakar would send it in Init (docs/PROTOCOL.md: Init).
 
     No protocol prefix means a local path, resolved against `cwd`, as the host does for
     LOCALFS registrations: `./backup` and `/srv/data` both become `posixfs:///abs/path`.

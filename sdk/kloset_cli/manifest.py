@@ -1,4 +1,5 @@
-"""The rules `plakar pkg create` and Plakar's loader apply to a package (PROTOCOL.md §7, P24).
+"""The rules `plakar pkg create` and Plakar's loader apply to a package (docs/PROTOCOL.md: Manifests
+and packages).
 
 Plakar's YAML decoder ignores unknown keys, so a typo (`flags`, `tag`, `extra_file`, all seen in
 Plakar's own docs, P20) silently drops a setting. Checking the exact key set here turns those

@@ -1,4 +1,5 @@
-"""Start a connector as Plakar does: its own process, two pipes, gRPC (PROTOCOL.md §1).
+"""Start a connector as Plakar does: its own process, two pipes, gRPC (docs/PROTOCOL.md: Transport
+and process).
 
 The CLI never calls a connector class in-process. Going through the plugin process tests the
 same code path Plakar uses, keeps heavy client libraries out of the CLI process, and lets any

@@ -1,4 +1,4 @@
-"""`klosetctl store check`: the storage conformance checks (PROTOCOL.md §9 items 32-43).
+"""`klosetctl store check`: the storage conformance checks (docs/PROTOCOL.md: Storage).
 
 These are plain functions rather than the pytest suite in tests/conformance, so they run from
 an installed package against any location a user points at. Each check uses fresh random MACs

@@ -1,4 +1,4 @@
-"""Chunking rules shared by every connector (PROTOCOL.md §1.4, P6, P12).
+"""Chunking rules shared by every connector (docs/PROTOCOL.md: Messages and limits).
 
 The host sends and expects chunks of at most 1 MiB, never empty on Open, and rejects any message
 over 4 MiB. `iter_chunks` turns whatever a connector returns (bytes, a file object, an iterator

@@ -19,7 +19,7 @@ OptT = TypeVar("OptT")
 
 @dataclass(frozen=True)
 class InitContext:
-    """Everything Init carried besides the config (PROTOCOL.md §3.2)."""
+    """Everything Init carried besides the config (docs/PROTOCOL.md: Init)."""
 
     kind: str
     proto: str

@@ -10,7 +10,8 @@
     ├── ProtocolError      the host sent something the protocol does not allow
     └── Fatal              anything else that must stop the call, with a clear message
 
-PROTOCOL.md P13: never CANCELLED (host reads it as context.Canceled) nor UNAVAILABLE (host adds an
+docs/PROTOCOL.md (Messages and limits): never CANCELLED (host reads it as context.Canceled) nor
+UNAVAILABLE (host adds an
 "I/O error" prefix) for ordinary errors; the host only keeps the message text.
 """
 

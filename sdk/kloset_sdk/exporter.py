@@ -1,4 +1,4 @@
-"""Exporter: called once per record with its content as a file object (PROTOCOL.md §5).
+"""Exporter: called once per record with its content as a file object (docs/PROTOCOL.md: Exporter).
 
     class DirExporter(Exporter[DirOptions]):
         options_class = DirOptions
@@ -229,7 +229,7 @@ def _check_record(rec: cpb.Record) -> None:
 
     An empty path has no place under the target, a NUL byte cannot be in a POSIX or cloud
     name (and truncates it in C APIs), and a record that is neither an xattr nor an error needs
-    its fileInfo to say what kind of entry it is (PROTOCOL.md §3.3).
+    its fileInfo to say what kind of entry it is (docs/PROTOCOL.md: Records).
     """
     if not rec.pathname:
         raise ProtocolError("protocol: a record with an empty path; not restored")

@@ -1,4 +1,5 @@
-"""Importer: the author yields records; the SDK handles Import/Open/acks (PROTOCOL.md §4).
+"""Importer: the author yields records; the SDK handles Import/Open/acks (docs/PROTOCOL.md:
+Importer).
 
     class TreeImporter(Importer[TreeOptions]):
         options_class = TreeOptions

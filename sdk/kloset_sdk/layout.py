@@ -1,4 +1,4 @@
-"""Repository object naming shared by every store (PROTOCOL.md Appendix A).
+"""Repository object naming shared by every store (docs/PROTOCOL.md: Reference store layouts).
 
 `CONFIG`, `packfiles/<b>/<hex>`, `states/<b>/<hex>`, `locks/<hex>`: the Go fs, sftp and s3
 stores use this layout, so a repository written by one can be read by the other.

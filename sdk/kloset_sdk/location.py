@@ -1,4 +1,4 @@
-"""Location flags (PROTOCOL.md §3.1) and `proto://...` location parsing."""
+"""Location flags (docs/PROTOCOL.md: Init) and `proto://...` location parsing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Go `io/fs.FileMode` bits <-> POSIX `st_mode` (PROTOCOL.md §3.3, pitfall P2).
+"""Go `io/fs.FileMode` bits <-> POSIX `st_mode` (docs/PROTOCOL.md: Records).
 
 The wire carries Go's FileMode: type bits high, permissions low, setuid/setgid/sticky moved to
 their own high bits. Sending a raw st_mode would store nonsense, so every connector goes through

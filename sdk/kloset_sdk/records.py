@@ -1,4 +1,4 @@
-"""Typed records <-> protobuf (PROTOCOL.md §3.3; the Go side is integration-grpc conv.go).
+"""Typed records <-> protobuf (docs/PROTOCOL.md: Records; the Go side is integration-grpc conv.go).
 
 Connectors build `Record`s with the constructors below (`Record.file`, `.directory`,
 `.symlink`, `.xattr`, `.failure`); the servicers do the proto conversion, so the rules that the
@@ -218,7 +218,7 @@ class Record:
     # -- properties ---------------------------------------------------------------------------
     @property
     def key(self) -> str:
-        """The reader key used by Open and acks (PROTOCOL.md §4.3)."""
+        """The reader key used by Open and acks (docs/PROTOCOL.md: Importer)."""
         return reader_key(self.pathname, self.is_xattr, self.xattr_name, self.xattr_type)
 
     @property

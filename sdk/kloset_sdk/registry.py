@@ -23,7 +23,8 @@ from .errors import ConfigError, Fatal
 
 GROUP = "kloset.integrations"
 
-#: Protocols Plakar registers itself, per connector kind (PROTOCOL.md §7.3): never reuse them.
+#: Protocols Plakar registers itself, per connector kind (docs/PROTOCOL.md: Manifests and packages):
+#: never reuse them.
 BUILTIN = {
     "importer": {"fs", "stdin", "tar", "tar+gz", "tar+gzip", "tgz"},
     "exporter": {"fs", "stdout", "stderr"},

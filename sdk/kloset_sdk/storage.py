@@ -1,4 +1,4 @@
-"""Storage: a repository backend (PROTOCOL.md §6).
+"""Storage: a repository backend (docs/PROTOCOL.md: Storage).
 
     class MemStorage(Storage[MemOptions]):
         options_class = MemOptions

@@ -1,4 +1,5 @@
-"""Serve gRPC on the two pipes Plakar gives a plugin (fd 0 in, fd 1 out; PROTOCOL.md §1).
+"""Serve gRPC on the two pipes Plakar gives a plugin (fd 0 in, fd 1 out; docs/PROTOCOL.md: Transport
+and process).
 
 grpcio cannot adopt file descriptors (P5), so the server listens on a Unix socket inside a fresh
 0700 directory, one relay connection is made to it, and the socket file and directory are

@@ -1,4 +1,4 @@
-"""Exporter conformance (PROTOCOL.md §9 items 25-31), reusable for any exporter plugin.
+"""Exporter conformance (docs/PROTOCOL.md: Exporter), reusable for any exporter plugin.
 
 Subclass and provide class-scoped `exporter_argv`, `exporter_config` (a fresh, empty target)
 and `read_back` (a callable: restored pathname -> bytes, or None if absent) fixtures, each as

@@ -1,4 +1,4 @@
-"""Importer conformance (PROTOCOL.md §9 items 8-22), reusable for any importer plugin.
+"""Importer conformance (docs/PROTOCOL.md: Importer), reusable for any importer plugin.
 
 Subclass and provide class-scoped `importer_argv`, `importer_config` and (optionally)
 `expected_files` ({pathname: bytes}) fixtures, written as `@pytest.fixture(scope="class")`

@@ -1,4 +1,4 @@
-"""Storage conformance (PROTOCOL.md §9 items 32-43), reusable for any storage plugin.
+"""Storage conformance (docs/PROTOCOL.md: Storage), reusable for any storage plugin.
 
 Subclass `StorageConformance` and override the two class-scoped fixtures:
 

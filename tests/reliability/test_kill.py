@@ -1,6 +1,7 @@
 """A plugin SIGKILLed at random points (P15): nothing torn is ever visible under a final name.
 
-Plakar kills its plugins with SIGKILL at the end of a command or on Ctrl-C (PROTOCOL.md §1.1),
+Plakar kills its plugins with SIGKILL at the end of a command or on Ctrl-C (docs/PROTOCOL.md:
+Transport and process),
 so a Put or an exported file may be cut anywhere: in the middle of the data, after the host's
 half-close while the object is being committed, or between two calls. Kill points are drawn from
 a seeded RNG, so a failure replays exactly.

@@ -1,6 +1,7 @@
 """The host goes away mid-call (stdin closed): the plugin ends within 5 s and cleans up.
 
-Plakar's exit closes the plugin's stdin (PROTOCOL.md §1.3). Whatever the plugin was doing (an
+Plakar's exit closes the plugin's stdin (docs/PROTOCOL.md: Transport and process). Whatever the
+plugin was doing (an
 Import with an Open in flight, an Export in the middle of a file, a Put or a Get half done), it
 must end promptly, remove its temporary files, and leave no `kloset-*` entry in its TMPDIR.
 """

@@ -70,7 +70,7 @@ def test_public_api_is_pinned() -> None:
     assert set(kloset_sdk.__all__) == PUBLIC_API
     public = {n for n in dir(kloset_sdk) if not n.startswith("_")} - {"annotations"}
     assert public - SUBMODULES == PUBLIC_API - {"modes"}
-    assert kloset_sdk.CHUNK_SIZE == 1 << 20  # the host's chunk limit (PROTOCOL.md §1.4)
+    assert kloset_sdk.CHUNK_SIZE == 1 << 20  # chunk limit (docs/PROTOCOL.md: Messages and limits)
 
 
 def test_iter_chunks_rules() -> None:

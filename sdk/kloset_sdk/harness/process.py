@@ -1,4 +1,5 @@
-"""Spawn a plugin exactly as Plakar does and give back a gRPC channel to it (PROTOCOL.md §1).
+"""Spawn a plugin exactly as Plakar does and give back a gRPC channel to it (docs/PROTOCOL.md:
+Transport and process).
 
 The child gets two anonymous pipes as stdin/stdout and inherits stderr (or a file). grpcio
 cannot dial a pipe either, so the channel dials a private Unix socket and a relay copies bytes

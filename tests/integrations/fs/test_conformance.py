@@ -1,4 +1,4 @@
-"""The shared conformance suites (PROTOCOL.md §9) against the three posixfs connectors."""
+"""The shared conformance suites (docs/PROTOCOL.md) against the three posixfs connectors."""
 
 from __future__ import annotations
 

@@ -27,7 +27,8 @@ def _root() -> None:
 
 def host_export_items(run_records: list[Imported], root: str) -> list[tuple[Record, bytes | None]]:
     """What kloset sends to restore `root`: the subtree stripped of `root`, parents first,
-    then every xattr record under its unstripped snapshot path (PROTOCOL.md §5.2, §5.3)."""
+    then every xattr record under its unstripped snapshot path (docs/PROTOCOL.md: Exporter, Newer
+    kloset versions)."""
     tree, xattrs = [], []
     for item in run_records:
         rec: Record = item.record

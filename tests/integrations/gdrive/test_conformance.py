@@ -1,4 +1,4 @@
-"""The shared conformance suites against the Drive emulator (PROTOCOL.md §9)."""
+"""The shared conformance suites against the Drive emulator (docs/PROTOCOL.md)."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def run_import(
 ) -> ImportRun:
     """One Import in a fresh plugin process, acking every record as the host does; `opens`
     decides which contents are read (kloset reads only what its cache does not know,
-    PROTOCOL.md §3.3), in `jobs` parallel Open streams."""
+    docs/PROTOCOL.md: Records), in `jobs` parallel Open streams."""
     with PluginProcess(plugin_argv("onedrive", "importer")) as proc:
         client = ImporterClient(proc)
         client.init(config, maxconcurrency=jobs)

@@ -1,4 +1,4 @@
-"""The shared storage conformance suite against a real SeaweedFS (PROTOCOL.md §9 items 32-43).
+"""The shared storage conformance suite against a real SeaweedFS (docs/PROTOCOL.md: Storage).
 
 16 MiB is one PUT at the default part size; 40 MiB is a three-part multipart upload. The
 second class repeats the suite with SSE-C, Content-MD5 and 5 MiB parts (every big object is

@@ -1,4 +1,4 @@
-"""The shared storage conformance suite against a real OpenSSH sshd (PROTOCOL.md §9 32-43)."""
+"""The shared storage conformance suite against a real OpenSSH sshd (docs/PROTOCOL.md: Storage)."""
 
 from __future__ import annotations
 
