@@ -65,6 +65,11 @@ class RangeRejected(Fatal):
     """416: an upload fragment overlaps what the session already has, or a read past the end."""
 
 
+class UrlRefused(PermissionDenied):
+    """401/403 from a pre-authenticated URL (download, upload session): it carries its own
+    credentials in the query, no token was sent, so it expired or was revoked."""
+
+
 class GraphFailure(Fatal):
     def __init__(self, message: str, status: int, code: str) -> None:
         super().__init__(message)
@@ -199,7 +204,7 @@ class GraphClient:
                 continue
             if resp.status_code < 400:
                 return resp
-            raise _translate(method, url, resp)
+            raise _translate(method, url, resp, auth)
 
     def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         resp = self.call(method, path, **kwargs)
@@ -229,8 +234,9 @@ class GraphClient:
         return self.json("GET", address, params={"$select": SELECT})
 
 
-def _translate(method: str, url: str, resp: requests.Response) -> KlosetError:
-    """The one place a Graph status becomes a kloset error the user can act on."""
+def _translate(method: str, url: str, resp: requests.Response, auth: bool = True) -> KlosetError:
+    """The one place a Graph status becomes a kloset error the user can act on. `auth` False:
+    a pre-authenticated URL, sent without a token."""
     status = resp.status_code
     code, message = _error_body(resp)
     where = f"{method} {_short(url)}"
@@ -256,6 +262,10 @@ def _translate(method: str, url: str, resp: requests.Response) -> KlosetError:
         return ResyncRequired(text)
     if status == 416:
         return RangeRejected(text)
+    if status in (401, 403) and not auth:
+        return UrlRefused(
+            f"{text} (a pre-authenticated URL, sent without a token: it has expired or was revoked)"
+        )
     if status == 401:
         return PermissionDenied(f"{text} (the token was refused even after a refresh)")
     if status == 403:

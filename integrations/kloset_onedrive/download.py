@@ -2,7 +2,9 @@
 
 Graph hands out a pre-authenticated URL per file (valid about an hour). Using it directly saves
 the `/content` round trip and keeps the access token off the download host. When the URL has
-expired (401/403), the item is fetched again for a new one; when a transfer breaks half-way,
+expired (401/403), the item is fetched again for a new one, as often as the retry budget
+allows (`max_retries` renewals within `max_retry_time`: a URL from a long queue can expire
+again before its first use); when a transfer breaks half-way,
 it resumes with `Range: bytes=<pos>-` instead of starting over, so a 100 MiB file survives a
 reset. Whole-file reads are checked against the item's quickXorHash while streaming.
 """
@@ -17,10 +19,10 @@ from collections.abc import Iterator
 import requests
 import urllib3
 
-from kloset_sdk import Fatal, PermissionDenied
+from kloset_sdk import Fatal
 
 from .api import DOWNLOAD_URL, DriveItem, parse_item
-from .client import GraphClient, ItemNotFound
+from .client import GraphClient, ItemNotFound, UrlRefused
 from .quickxor import QuickXor
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,9 @@ def download(
     end = None if length is None else offset + length
     pos = offset
     hasher = QuickXor() if verify and end is None and offset == 0 else None
-    renewed = False
+    renewals = 0
+    started = time.monotonic()
+    policy = client.pacer.policy
     resumes = 0
     while end is None or pos < end:
         url = item.fresh_url() or refresh_url(client, item)
@@ -70,10 +74,17 @@ def download(
             headers["Range"] = f"bytes={pos}-" + ("" if end is None else str(end - 1))
         try:
             resp = client.call("GET", url, auth=False, headers=headers, stream=True)
-        except (PermissionDenied, ItemNotFound):
-            if renewed:
-                raise
-            item.download_url, renewed = None, True  # expired URL: ask Graph for a new one
+        except (UrlRefused, ItemNotFound) as exc:
+            renewals += 1
+            spent = time.monotonic() - started
+            if renewals > policy.attempts or spent > policy.max_total:
+                raise UrlRefused(
+                    f"download of item {item.id}: its download URL was refused {renewals}"
+                    f" times in {spent:.0f}s, each time renewed from Graph (expired before"
+                    f" use?); giving up: {exc}"
+                ) from exc
+            log.info("item %s: download URL refused (%s); asking Graph for a new one", item.id, exc)
+            item.download_url = None  # expired URL: ask Graph for a new one
             continue
         skip = pos if resp.status_code == 200 and pos else 0  # Range ignored: skip ourselves
         broke: BaseException | None = None

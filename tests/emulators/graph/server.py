@@ -355,6 +355,7 @@ class GraphEmulator:
         self._http_listener = http_listener
         self._key = secrets.token_bytes(32)
         self._url_generation = 0
+        self._stale_urls = 0  # how many of the next download URLs are born expired
         self._servers: list[_Server] = []
         self._threads: list[threading.Thread] = []
         self._tmpdir: str | None = None
@@ -522,6 +523,12 @@ class GraphEmulator:
     def expire_download_urls(self) -> None:
         """Every ``@microsoft.graph.downloadUrl`` handed out so far now answers 401."""
         self._url_generation += 1
+
+    def expire_next_download_urls(self, count: int) -> None:
+        """The next ``count`` download URLs handed out have expired before their first use
+        (a slow client, a queue: Graph's URLs live about an hour)."""
+        with self.state.lock:
+            self._stale_urls = count
 
     @property
     def delta_include_ancestors(self) -> bool:
@@ -927,6 +934,10 @@ class GraphEmulator:
 
     def _download_url(self, base: str, drive: Drive, item: Item) -> str:
         exp = int(time.time() + self.download_url_lifetime)
+        with self.state.lock:
+            if self._stale_urls > 0:
+                self._stale_urls -= 1
+                exp = int(time.time()) - 1
         sig = self._sign(f"{drive.id}|{item.id}|{exp}")
         q = urlencode({"UniqueId": item.id, "drive": drive.id, "tempauth": f"{exp}.{sig}"})
         return f"{base}/_layouts/15/download.aspx?{q}"

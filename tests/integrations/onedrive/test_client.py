@@ -12,7 +12,7 @@ from kloset_onedrive.client import GraphClient, NameConflict
 from kloset_onedrive.download import download
 from kloset_onedrive.folders import Folders
 from kloset_onedrive.options import OneDriveOptions
-from kloset_sdk import NotFound, options
+from kloset_sdk import NotFound, PermissionDenied, options
 from kloset_sdk.errors import QuotaExceeded
 from kloset_sdk.retry import Pacer, RetryPolicy
 from tests.emulators.graph import GraphEmulator
@@ -124,3 +124,29 @@ def test_download_resumes_and_renews_expired_urls(
     emu.expire_download_urls()
     assert b"".join(download(client, item, MiB, 100)) == data[MiB : MiB + 100]
     assert emu.stats["status_401"] == 1 and emu.stats["item"] == 2  # one new URL, then 206
+
+
+def test_download_url_expiring_again_is_renewed_again(
+    emu: GraphEmulator, make_client: Callable
+) -> None:
+    """A renewed URL that has expired again before use is renewed again, within the retry
+    budget; when the budget runs out, the error says the URL expired, not that a token was
+    refused (no token is sent to the download host) (issue 15, item 7)."""
+    client, _ = make_client(RetryPolicy(attempts=4))
+    data = os.urandom(1000)
+    emu.add_file("/f.bin", data)
+    item = parse_item(client.item("/root:/f.bin:"))
+    emu.expire_download_urls()
+    emu.expire_next_download_urls(2)  # the first two renewals are stale on arrival
+    emu.reset_stats()
+    assert b"".join(download(client, item, verify=True)) == data
+    assert emu.stats["status_401"] == 3 and emu.stats["item"] == 3, emu.stats
+    emu.expire_download_urls()
+    emu.expire_next_download_urls(100)
+    emu.reset_stats()
+    with pytest.raises(PermissionDenied) as ei:
+        b"".join(download(client, item))
+    text = str(ei.value)
+    assert "download URL was refused 5 times" in text and "pre-authenticated URL" in text, text
+    assert "token was refused" not in text
+    assert emu.stats["item"] == 4, emu.stats  # four renewals: the budget of max_retries
