@@ -59,6 +59,8 @@ class GdriveImporter(Importer[GdriveOptions]):
         self._sent = self._acked = 0
         self._done = self._failed = False
         self._pending: incremental.State | None = None
+        self._failed_ids: set[str] = set()  # content this run did not get (incremental)
+        self._ids: dict[str, str] = {}  # path -> id of each file record, to place ack errors
 
     def identity(self) -> Identity:
         flags = Flag.STREAM if self.opts.incremental else Flag.NONE
@@ -78,6 +80,8 @@ class GdriveImporter(Importer[GdriveOptions]):
         with self._lock:
             self._sent = self._acked = 0
             self._done = self._failed = False
+            self._failed_ids.clear()
+            self._ids.clear()
         client = self.client
         walker = Walker(client, self.opts, Index(), self.formats)
         state = incremental.load(self.opts) if self.opts.incremental else None
@@ -94,6 +98,11 @@ class GdriveImporter(Importer[GdriveOptions]):
                 state = None
             else:
                 walker.index = incremental.restore_index(state, drive)
+                if state.failed:
+                    log.info(
+                        "incremental: %d files failed last time; asking again", len(state.failed)
+                    )
+                    found = incremental.recheck(client, state.failed) + found
                 n = incremental.apply(walker.index, found, self.opts, state.root["id"])
                 root = walker.index.get(state.root["id"]) or state.root
                 log.info("incremental: %d changes since the last backup", n)
@@ -168,6 +177,8 @@ class GdriveImporter(Importer[GdriveOptions]):
         name = node.path.rsplit("/", 1)[-1] or "/"
         meta = node.meta
         if node.kind == "error":
+            with self._lock:
+                self._ids[node.path] = str(meta.get("id", ""))
             yield Record.failure(node.path, node.error)
             return
         if node.kind == "dir":
@@ -182,32 +193,37 @@ class GdriveImporter(Importer[GdriveOptions]):
             xattrs[XATTR_MD5] = meta["md5Checksum"]
         if meta.get("sha256Checksum"):
             xattrs[XATTR_SHA256] = meta["sha256Checksum"]
+        file_id = str(meta.get("id", ""))
+        with self._lock:
+            self._ids[node.path] = file_id
         if node.kind == "doc" and node.export is not None:
             info = FileInfo(name, size=-1, mode=0o644, mtime_ns=mtime_ns(meta))
             url = node.export.url
-            opener = self._opener(lambda: download.stream(self.client, url, node.path))
+            opener = self._opener(file_id, lambda: download.stream(self.client, url, node.path))
         else:
             size = int(meta.get("size") or 0)
             info = FileInfo(name, size=size, mode=0o644, mtime_ns=mtime_ns(meta))
             url = self.client.media_url(meta["id"])
             md5 = meta.get("md5Checksum")
             opener = self._opener(
-                lambda: download.stream(self.client, url, node.path, size=size, md5=md5)
+                file_id, lambda: download.stream(self.client, url, node.path, size=size, md5=md5)
             )
         assert modes.is_regular(info.mode)
         yield Record.file(node.path, info, opener, xattrs=sorted(xattrs))
         for key in sorted(xattrs):
             yield Record.xattr(node.path, key, _constant(xattrs[key].encode()))
 
-    def _opener(self, make: Callable[[], Iterator[bytes]]) -> Callable[[], Iterator[bytes]]:
-        """A download that, if it fails, keeps this run from committing incremental state."""
+    def _opener(
+        self, file_id: str, make: Callable[[], Iterator[bytes]]
+    ) -> Callable[[], Iterator[bytes]]:
+        """A download that, if it fails, is recorded: the next incremental run asks again."""
 
         def guarded() -> Iterator[bytes]:
             try:
                 yield from make()
             except BaseException:
                 with self._lock:
-                    self._failed = True
+                    self._failed_ids.add(file_id)
                 raise
 
         return guarded
@@ -217,18 +233,29 @@ class GdriveImporter(Importer[GdriveOptions]):
         with self._lock:
             self._acked += 1
             if error:
-                self._failed = True
+                file_id = self._ids.get(record.pathname)
+                if file_id:
+                    self._failed_ids.add(file_id)
+                else:  # a failure we cannot place: replay every change next time
+                    self._failed = True
             self._maybe_commit()
 
     def _maybe_commit(self) -> None:
-        """Store the new page token once every record is acked and no download failed."""
+        """Store the new page token once every record is acked, with the ids of the files
+        whose content this run did not get (the next run fetches those again)."""
         if not (self._done and self._pending is not None and self._acked >= self._sent):
             return
         pending, self._pending = self._pending, None
         if self._failed:
-            log.warning("incremental: some files failed; the next backup asks for them again")
+            log.warning("incremental: a record failed; the next backup replays every change")
             return
+        pending.failed = sorted(self._failed_ids)
         incremental.save(self.opts, pending)
+        if pending.failed:
+            log.warning(
+                "incremental: state saved; %d files failed and are asked for again next time",
+                len(pending.failed),
+            )
         log.info("incremental: state saved (%d items)", len(pending.items))
 
     def close(self) -> None:

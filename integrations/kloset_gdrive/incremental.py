@@ -9,7 +9,11 @@ FileInfo, so kloset's cache does not even open them, and the Drive sees a handfu
 Folders that appear through a change (moved in from elsewhere) are listed; nothing else is.
 
 The new token and Index are written only after the Import ended and every record was acked
-(the importer decides when), so a failed or interrupted backup simply replays the same changes.
+(the importer decides when), so an interrupted backup simply replays the same changes. Files
+that failed (a download refused, `canDownload: false`, an Open or ack error) do not hold the
+state back: it is saved with their ids in `failed`, and the next run fetches exactly those
+items again (one files.get each) besides the changes, so nothing is lost and a single bad
+file does not turn every later backup into a full walk.
 A token Drive no longer accepts, a state written for another config, or a damaged file falls
 back to a full walk.
 """
@@ -17,7 +21,7 @@ back to a full walk.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +42,7 @@ class State:
     token: str
     root: Meta
     items: list[Meta]
+    failed: list[str] = field(default_factory=list)  # ids whose content the last run missed
 
 
 def state_path(opts: GdriveOptions) -> Path:
@@ -60,7 +65,8 @@ def load(opts: GdriveOptions) -> State | None:
         log.info("incremental: %s was written for another config; walking the whole Drive", path)
         return None
     try:
-        return State(str(data["token"]), dict(data["root"]), list(data["items"]))
+        failed = [str(i) for i in data.get("failed") or []]
+        return State(str(data["token"]), dict(data["root"]), list(data["items"]), failed)
     except (KeyError, TypeError, ValueError):
         log.warning("incremental: %s is damaged; walking the whole Drive", path)
         return None
@@ -74,6 +80,7 @@ def save(opts: GdriveOptions, state: State) -> None:
             "token": state.token,
             "root": state.root,
             "items": state.items,
+            "failed": state.failed,
         }
     )
 
@@ -100,6 +107,21 @@ def changes(
         if page.get("newStartPageToken"):
             return out, str(page["newStartPageToken"])
         kw["pageToken"] = page["nextPageToken"]
+
+
+def recheck(client: DriveClient, ids: list[str]) -> list[dict[str, Any]]:
+    """The items the last run failed on, as changes: their metadata now, or removed."""
+    from kloset_sdk import KlosetError, NotFound
+
+    out: list[dict[str, Any]] = []
+    for file_id in ids:
+        try:
+            out.append({"fileId": file_id, "file": client.get(file_id, FILE_FIELDS)})
+        except NotFound:
+            out.append({"fileId": file_id, "removed": True})
+        except KlosetError as exc:  # kept as it was: its record is sent and tried again
+            log.warning("incremental: %s could not be fetched again: %s", file_id, exc)
+    return out
 
 
 def token_refused(exc: BaseException) -> bool:

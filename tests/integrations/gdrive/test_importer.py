@@ -139,8 +139,10 @@ def test_big_drive_then_incremental(emu: DriveEmulator, state_file: str) -> None
     assert emu.stats["changes"] == 1 and emu.stats["requests"] <= 2, emu.stats
 
 
-def test_state_kept_when_a_download_fails(emu: DriveEmulator, state_file: str) -> None:
-    """A backup that did not get every file must not move the page token forward."""
+def test_state_saved_with_a_failed_download(emu: DriveEmulator, state_file: str) -> None:
+    """A backup that did not get every file still moves the page token forward, with the
+    failed file recorded: the next run asks Drive for the changes and for that file only, and
+    reads it (issue 15, item 3)."""
     folder = emu.add_folder("f")
     ids = [emu.add_file(f"{i}.txt", b"v1", folder) for i in range(3)]
     config = drive_config(emu, "gdrive://f", incremental="true", state_file=state_file)
@@ -150,11 +152,46 @@ def test_state_kept_when_a_download_fails(emu: DriveEmulator, state_file: str) -
     emu.faults.inject(404, "notFound", path=f"/files/{ids[1]}", count=1)
     infos, read = cached_scan(config, infos_of(first))
     assert "/f/1.txt" not in read  # its download failed (the Open errored)
-    assert json.loads(Path(state_file).read_text())["token"] == token
+    saved = json.loads(Path(state_file).read_text())
+    assert saved["token"] != token and saved["failed"] == [ids[1]]
     emu.reset_stats()
-    infos, read = cached_scan(config, infos_of(first))
-    assert list(read) == ["/f/1.txt"] and emu.stats["changes"] == 1
-    assert json.loads(Path(state_file).read_text())["token"] != token
+    # kloset caches only what it read: the failed file is opened again, and Drive is asked
+    # for that file (its metadata may have changed without a change entry) besides the feed
+    cache = {p: i for p, i in infos.items() if p != "/f/1.txt"}
+    infos, read = cached_scan(config, cache)
+    assert list(read) == ["/f/1.txt"], read
+    assert read["/f/1.txt"] == hashlib.sha256(b"v2 content").hexdigest()
+    assert emu.stats["changes"] == 1 and emu.stats["get"] == 1 and emu.stats["list"] == 0
+    assert json.loads(Path(state_file).read_text())["failed"] == []
+
+
+def test_undownloadable_file_does_not_force_full_walks(emu: DriveEmulator, state_file: str) -> None:
+    """One file Drive refuses to serve (`canDownload: false`: 403 cannotDownloadFile) on every
+    run: the other changes are still picked up incrementally, none is lost, and only that file
+    is asked for again (issue 15, item 3)."""
+    folder = emu.add_folder("f")
+    ids = [emu.add_file(f"{i}.txt", b"v1", folder) for i in range(3)]
+    config = drive_config(emu, "gdrive://f", incremental="true", state_file=state_file)
+    blocked = f"/files/{ids[0]}\\?alt=media"
+    emu.faults.inject(403, "cannotDownloadFile", path=blocked, count=1)
+    first = scan(config)
+    assert first.by_path()["/f/0.txt"].open_error
+    assert json.loads(Path(state_file).read_text())["failed"] == [ids[0]]
+    previous = infos_of(first)
+    for rnd in range(2):
+        emu.update_content(ids[2], f"round {rnd}".encode())
+        emu.faults.inject(403, "cannotDownloadFile", path=blocked, count=1)
+        emu.reset_stats()
+        infos, read = cached_scan(config, {p: i for p, i in previous.items() if p != "/f/0.txt"})
+        assert sorted(read) == ["/f/2.txt"], read  # the change, seen through the changes feed
+        assert read["/f/2.txt"] == hashlib.sha256(f"round {rnd}".encode()).hexdigest()
+        assert emu.stats["list"] == 0 and emu.stats["changes"] == 1, emu.stats  # no full walk
+        assert emu.stats["get"] == 1  # the failed file, asked for again
+        assert json.loads(Path(state_file).read_text())["failed"] == [ids[0]]
+        previous = infos
+    emu.reset_stats()
+    infos, read = cached_scan(config, {p: i for p, i in previous.items() if p != "/f/0.txt"})
+    assert list(read) == ["/f/0.txt"] and json.loads(Path(state_file).read_text())["failed"] == []
 
 
 def test_subfolder_walk_batches_folders(emu: DriveEmulator) -> None:
