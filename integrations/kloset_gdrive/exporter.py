@@ -6,29 +6,90 @@ session otherwise (upload.py); modifiedTime is part of the create metadata, so n
 request is needed. Restoring over an existing tree replaces the content of same-named files
 (a new revision) instead of adding twins. A symlink to a restored folder becomes a shortcut;
 other symlinks, devices and the like cannot exist on Drive and fail that record.
+
+Drive metadata kept by a backup (importer.py) comes back: the exporter asks for xattr records
+(EXPORTXATTR), which the host sends after the whole tree (PROTOCOL.md §5.3). A file is uploaded
+with the MIME type its name suggests; when its `user.gdrive.mime_type` says otherwise, a new
+revision with that type is uploaded from the bytes just restored (Drive changes a MIME type
+only with a new revision). Google Docs, restored as their export (`Budget.xlsx`), keep the
+export's type: uploading them as a Doc would convert, i.e. change, the backed-up bytes.
+`user.gdrive.md5_checksum` is checked against what Drive stored. modifiedTime is restored at
+creation; sizes and checksums are Drive's to compute, so nothing else can be set.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import mimetypes
 import posixpath
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
-from kloset_sdk import ChunkStream, Exporter, Fatal, Identity, InitContext, Record
+from kloset_sdk import ChunkStream, Exporter, Fatal, Flag, Identity, InitContext, Record
 from kloset_sdk.records import format_rfc3339
 
+from . import download
 from . import export_formats as fmt
 from .client import DriveClient, escape
+from .importer import XATTR_MD5, XATTR_MIME
 from .options import GdriveOptions, check
 from .upload import read_full, upload
 
 log = logging.getLogger(__name__)
 UPLOAD_WORKERS = 8
 LIST_FIELDS = "id,name,mimeType,createdTime"
-UPLOAD_FIELDS = "id,name,size,md5Checksum"
+UPLOAD_FIELDS = "id,name,size,md5Checksum,mimeType"
+OCTET = "application/octet-stream"
+#: Python's own table only (not /etc/mime.types): the same guess on every machine.
+_TYPES = mimetypes.MimeTypes()
+
+
+def guess_type(name: str) -> str:
+    """The MIME type a file's name suggests, as Drive's web upload would pick it: the export
+    formats' own types first (a restored `Budget.xlsx` is an xlsx), then Python's table."""
+    ext = posixpath.splitext(name)[1][1:].lower()
+    for mime in fmt.EXTENSIONS.get(ext, ()):
+        if not fmt.is_google_apps(mime):
+            return mime
+    return _TYPES.guess_type(name, strict=False)[0] or OCTET
+
+
+@dataclass
+class _Restored:
+    """A file this process uploaded: where, what Drive answered, what we sent."""
+
+    parent: str
+    name: str
+    meta: dict[str, Any]  # the create/update metadata (mimeType, modifiedTime)
+    upload: Future[None] | None  # None: uploaded in the foreground, already done
+    result: dict[str, Any] | None = None
+    fix: Future[None] | None = None  # a MIME type revision in flight
+
+
+class _Stream(io.RawIOBase):
+    """An iterator of byte chunks as a readable file (a download fed to an upload)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._buf:
+            nxt = next(self._chunks, None)
+            if nxt is None:
+                return b""
+            self._buf = nxt
+        n = len(self._buf) if size < 0 else min(size, len(self._buf))
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
 
 
 class _Chain(io.RawIOBase):
@@ -53,6 +114,7 @@ class _Chain(io.RawIOBase):
 class GdriveExporter(Exporter[GdriveOptions]):
     options_class = GdriveOptions
     type_name = "gdrive"
+    flags = Flag.EXPORTXATTR  # the backed-up MIME types come back as xattr records
 
     def __init__(self, opts: GdriveOptions, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
@@ -63,9 +125,17 @@ class GdriveExporter(Exporter[GdriveOptions]):
         workers = max(1, min(UPLOAD_WORKERS, ctx.maxconcurrency or UPLOAD_WORKERS))
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="gdrive-upload")
         self._slots = threading.BoundedSemaphore(workers * 2)
+        self._reset()
+
+    def _reset(self) -> None:
+        """Per Export stream: what it restored, for the xattr records at its end."""
+        self._files: dict[str, _Restored] = {}  # restore path -> file
+        self._failed: set[str] = set()  # files of this stream whose record failed
+        self._root_name = ""
+        self._prefix: tuple[str, ...] | None = None
 
     def identity(self) -> Identity:
-        return Identity(self.opts.origin, self.type_name, self.opts.path)
+        return Identity(self.opts.origin, self.type_name, self.opts.path, self.flags)
 
     @property
     def client(self) -> DriveClient:
@@ -136,7 +206,7 @@ class GdriveExporter(Exporter[GdriveOptions]):
     # -- records -----------------------------------------------------------------------------
     def export(self, record: Record, content: ChunkStream | None) -> Future[None] | None:
         if record.is_xattr:
-            return None  # not asked for (no EXPORTXATTR); Drive has no place for them
+            return self._xattr(record, content)
         raw = record.pathname
         if not raw or ".." in raw.split("/"):
             raise Fatal(f"{raw!r}: refusing a path outside the target")
@@ -146,6 +216,8 @@ class GdriveExporter(Exporter[GdriveOptions]):
         info = record.info
         mtime = info.mtime_ns if info is not None and info.mtime_ns > 0 else None
         if record.is_dir:
+            if path == "/" and info is not None and info.name not in ("", "/"):
+                self._root_name = info.name  # xattr paths keep the prefix up to it (§5.3)
             self._folder(path, mtime)
             return None
         if record.is_symlink:
@@ -153,10 +225,12 @@ class GdriveExporter(Exporter[GdriveOptions]):
             return None
         if content is None or not record.is_regular:
             raise Fatal(f"{path}: only files, folders and symlinks to folders can go to Drive")
+        self._failed.add(path)  # until its upload succeeded
+        self._files.pop(path, None)
         parent = self._folder(posixpath.dirname(path))
         name = posixpath.basename(path)
         existing = self._children(parent).get(name)
-        meta: dict[str, Any] = {"name": name}
+        meta: dict[str, Any] = {"name": name, "mimeType": guess_type(name)}
         if mtime is not None:
             meta["modifiedTime"] = format_rfc3339(mtime)
         file_id = None
@@ -182,6 +256,8 @@ class GdriveExporter(Exporter[GdriveOptions]):
                     self.client, meta, _Chain(head, content), chunk, file_id, UPLOAD_FIELDS
                 )
                 self._uploaded(parent, name, made)
+                self._files[path] = _Restored(parent, name, meta, None, made)
+                self._failed.discard(path)
                 return None
         except BaseException:
             if file_id is None:
@@ -192,16 +268,21 @@ class GdriveExporter(Exporter[GdriveOptions]):
             upload, self.client, meta, io.BytesIO(head), chunk, file_id, UPLOAD_FIELDS
         )
         done: Future[None] = Future()
-        fut.add_done_callback(lambda f: self._settle(done, f, parent, name, file_id))
+        restored = _Restored(parent, name, meta, done)
+        self._files[path] = restored
+        self._failed.discard(path)
+        fut.add_done_callback(lambda f: self._settle(done, f, restored, file_id))
         return done
 
     def _settle(
-        self, done: Future[None], fut: Future[Any], parent: str, name: str, file_id: str | None
+        self, done: Future[None], fut: Future[Any], restored: _Restored, file_id: str | None
     ) -> None:
         self._slots.release()
+        parent, name = restored.parent, restored.name
         exc = fut.exception()
         if exc is None:
-            self._uploaded(parent, name, fut.result())
+            restored.result = fut.result()
+            self._uploaded(parent, name, restored.result)
             done.set_result(None)
             return
         if file_id is None:
@@ -230,6 +311,88 @@ class GdriveExporter(Exporter[GdriveOptions]):
             "shortcutDetails": {"targetId": folder_id},
         }
         self._known[parent][name] = self.client.create(body, LIST_FIELDS)
+
+    # -- xattr records: the backed-up Drive metadata --------------------------------------------
+    def _xattr(self, record: Record, content: ChunkStream | None) -> Future[None] | None:
+        value = (content.readall() if content is not None else b"").decode("utf-8", "replace")
+        if record.xattr_name not in (XATTR_MIME, XATTR_MD5):
+            return None  # nothing else of ours; Drive has no place for arbitrary xattrs
+        path = self._xattr_target(record.pathname)
+        if path is None:
+            log.debug("xattr %s of %s: not restored here", record.xattr_name, record.pathname)
+            return None
+        if path in self._failed:
+            raise Fatal(f"{path}: not restored, so its {record.xattr_name} cannot be applied")
+        restored = self._files[path]
+        if record.xattr_name == XATTR_MD5:
+            return self._after(restored, lambda: self._check_md5(path, restored, value))
+        if not value or fmt.is_google_apps(value) or value in (fmt.FOLDER, fmt.SHORTCUT):
+            return None  # an exported Doc keeps its export's type (a Doc would convert it)
+        if value == restored.meta.get("mimeType"):
+            return None
+        restored.meta = {**restored.meta, "mimeType": value}
+        fix = self._after(restored, lambda: self._set_mime(path, restored))
+        restored.fix = fix
+        return fix
+
+    def _after(self, restored: _Restored, step: Any) -> Future[None]:
+        """Run `step` in the pool once the file's upload (and MIME revision) is done."""
+        before = [f for f in (restored.upload, restored.fix) if f is not None]
+
+        def run() -> None:
+            for f in before:
+                f.result()  # its failure is the upload's record's error; ours says why
+            step()
+
+        return self._pool.submit(run)
+
+    def _set_mime(self, path: str, restored: _Restored) -> None:
+        """A new revision with the recorded MIME type, from the bytes Drive holds now."""
+        assert restored.result is not None
+        file_id = str(restored.result["id"])
+        chunks = download.stream(
+            self.client,
+            self.client.media_url(file_id),
+            path,
+            md5=restored.result.get("md5Checksum"),
+        )
+        meta = {k: v for k, v in restored.meta.items() if k in ("mimeType", "modifiedTime")}
+        restored.result = upload(
+            self.client, meta, _Stream(chunks), self.opts.chunk_bytes, file_id, UPLOAD_FIELDS
+        )
+
+    def _check_md5(self, path: str, restored: _Restored, want: str) -> None:
+        got = (restored.result or {}).get("md5Checksum")
+        if got and want and got != want:
+            raise Fatal(f"{path}: Drive stored md5 {got}, the backup recorded {want}")
+
+    def _xattr_target(self, pathname: str) -> str | None:
+        """The restore path of the file an xattr record names, or None when this stream did
+        not restore it. Xattr records keep the snapshot prefix above the exported path, and
+        the host sends xattrs beyond the exported subtree too (§5.3): the prefix is learned
+        once, ending with the exported folder's name when the root record had one; a path
+        restored as is (an export of `/`) is taken directly. Only files are ever named."""
+        parts = tuple(p for p in pathname.split("/") if p)
+        known = self._files.keys() | self._failed
+
+        def rest(k: int) -> str:
+            return "/" + "/".join(parts[k:])
+
+        if self._prefix is not None:
+            k = len(self._prefix)
+            ok = parts[:k] == self._prefix and len(parts) > k and rest(k) in known
+            return rest(k) if ok else None
+        for k in range(len(parts)):
+            if self._root_name and (k == 0 or parts[k - 1] != self._root_name):
+                continue
+            if rest(k) in known:
+                self._prefix = parts[:k]
+                return rest(k)
+        return None
+
+    def finish(self) -> list[tuple[Record, str]]:
+        self._reset()
+        return []
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

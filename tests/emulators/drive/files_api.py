@@ -281,8 +281,15 @@ def apply_update(
         if meta.get("name") is not None:
             item.name, changed = str(meta["name"]), True
         if meta.get("mimeType") and meta["mimeType"] != item.mime_type:
+            # Drive: "The value cannot be changed unless a new revision is uploaded."
             if not item.is_blob or str(meta["mimeType"]).startswith("application/vnd.google-apps"):
                 raise DriveError(403, "fieldNotWritable", "The mimeType cannot be changed.")
+            if content is None:
+                raise DriveError(
+                    403,
+                    "fieldNotWritable",
+                    "The mimeType cannot be changed unless a new revision is uploaded.",
+                )
             item.mime_type, changed = str(meta["mimeType"]), True
         if "description" in meta:
             desc = meta["description"]

@@ -6,14 +6,15 @@ import os
 
 import pytest
 
-from kloset_sdk import FileInfo, Record
-from kloset_sdk.harness import ExporterClient, PluginProcess
+from kloset_sdk import FileInfo, Flag, Record
+from kloset_sdk.harness import ExporterClient, ImportRun, PluginProcess
 from tests.conftest import plugin_argv
 from tests.emulators.drive import DriveEmulator, seed_sample
 from tests.integrations.gdrive.conftest import drive_config
 from tests.integrations.gdrive.test_importer import scan
 
 MiB = 1 << 20
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def export(config: dict[str, str], items: list[tuple[Record, bytes | None]]) -> list[str]:
@@ -137,3 +138,65 @@ def test_no_generate_ids_still_makes_no_twins(emu: DriveEmulator, status: int) -
     assert export(drive_config(emu, "gdrive://t"), items) == []
     kids = {i.name: i for i in emu.children(emu.find("t"))}
     assert sorted(kids) == ["g.txt", "sub"] and emu.get_content(kids["g.txt"].id) == b"g2"
+
+
+def _restore_items(run: ImportRun, strip: str = "") -> list[tuple[Record, bytes | None]]:
+    """The records of a backup as kloset's export walk sends them with EXPORTXATTR (§5.2,
+    §5.3): the tree below `strip` with that prefix removed, then the xattr records with their
+    full snapshot paths, from the exported path onwards (past the subtree, as the host does)."""
+    tree: list[tuple[Record, bytes | None]] = []
+    xattrs: list[tuple[Record, bytes | None]] = []
+    for item in sorted(run.records, key=lambda i: (i.record.pathname, i.record.xattr_name)):
+        rec = item.record
+        if rec.error:
+            continue
+        if rec.is_xattr:
+            if rec.pathname >= strip:
+                xattrs.append((rec, item.data))
+            continue
+        if strip and not (rec.pathname == strip or rec.pathname.startswith(strip + "/")):
+            continue
+        rel = rec.pathname[len(strip) :] or "/"
+        moved = Record.from_proto(rec.to_proto())
+        moved.pathname = rel
+        tree.append((moved, item.data if rec.is_regular else None))
+    return tree + xattrs
+
+
+def test_restore_keeps_the_backed_up_mime_types(emu: DriveEmulator) -> None:
+    """A Drive -> backup -> Drive round trip gives every file its MIME type back (Drive sets a
+    type only with content: a mismatch costs one new revision), checks md5, and leaves an
+    exported Doc as the export it is; also for a subfolder restore (issue 15, item 2)."""
+    proj = emu.add_folder("Projects")
+    files = {
+        "notes.txt": ("text/plain", b"plain text\n"),  # what the name says: no second upload
+        "data.bin": ("application/x-kloset-test", b"\x00\x01custom"),
+        "photo": ("image/png", b"\x89PNG\r\n\x1a\n...."),
+        "clip.dat": ("video/mp4", os.urandom(MiB + 5)),  # through a resumable session
+    }
+    for name, (mime, data) in files.items():
+        emu.add_file(name, data, proj, mime, "2024-01-02T03:04:05.678Z")
+    emu.add_doc("Plan", "document", proj)
+    source = scan(drive_config(emu), keep_data=True)
+    for target, strip in (("Restored/all", ""), ("Restored/sub", "/Projects")):
+        items = _restore_items(source, strip)
+        assert any(rec.is_xattr for rec, _ in items)
+        emu.reset_stats()
+        with PluginProcess(plugin_argv("gdrive", "exporter")) as proc:
+            client = ExporterClient(proc)
+            ident = client.init(drive_config(emu, f"gdrive://{target}", chunk_size="1"))
+            assert ident.flags & Flag.EXPORTXATTR
+            run = client.export(items)
+            client.close()
+        assert not run.errors, run.errors
+        folder = emu.find(target if strip else f"{target}/Projects")
+        got = {i.name: i for i in emu.children(folder)}
+        for name, (mime, data) in files.items():
+            meta = emu.metadata(got[name].id)
+            assert meta["mimeType"] == mime, (target, name, meta)
+            assert emu.get_content(got[name].id) == data, (target, name)
+            assert meta["modifiedTime"] == "2024-01-02T03:04:05.678Z", (target, name)
+        doc = got["Plan.docx"]  # the export's bytes and type, not a converted Doc
+        assert emu.metadata(doc.id)["mimeType"] == DOCX
+        # one new revision for each of the three whose name does not say their type
+        assert emu.stats["media"] == 3, emu.stats
