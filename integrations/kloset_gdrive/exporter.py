@@ -7,14 +7,15 @@ request is needed. Restoring over an existing tree replaces the content of same-
 (a new revision) instead of adding twins. A symlink to a restored folder becomes a shortcut;
 other symlinks, devices and the like cannot exist on Drive and fail that record.
 
-Drive metadata kept by a backup (importer.py) comes back: the exporter asks for xattr records
-(EXPORTXATTR), which the host sends after the whole tree (PROTOCOL.md §5.3). A file is uploaded
-with the MIME type its name suggests; when its `user.gdrive.mime_type` says otherwise, a new
-revision with that type is uploaded from the bytes just restored (Drive changes a MIME type
-only with a new revision). Google Docs, restored as their export (`Budget.xlsx`), keep the
-export's type: uploading them as a Doc would convert, i.e. change, the backed-up bytes.
-`user.gdrive.md5_checksum` is checked against what Drive stored. modifiedTime is restored at
-creation; sizes and checksums are Drive's to compute, so nothing else can be set.
+Drive metadata kept by a backup (importer.py) comes back: the exporter asks for xattr
+records (EXPORTXATTR), which the host sends after the whole tree (docs/PROTOCOL.md: Exporter).
+A file is uploaded with the MIME type its name suggests; when its `user.gdrive.mime_type`
+says otherwise, a new revision with that type is uploaded from the bytes just restored (Drive
+changes a MIME type only with a new revision). Google Docs, restored as their export
+(`Budget.xlsx`), keep the export's type: uploading them as a Doc would convert, i.e. change,
+the backed-up bytes. `user.gdrive.md5_checksum` is checked against what Drive stored.
+modifiedTime is restored at creation; sizes and checksums are Drive's to compute, so nothing
+else can be set.
 """
 
 from __future__ import annotations
@@ -217,7 +218,8 @@ class GdriveExporter(Exporter[GdriveOptions]):
         mtime = info.mtime_ns if info is not None and info.mtime_ns > 0 else None
         if record.is_dir:
             if path == "/" and info is not None and info.name not in ("", "/"):
-                self._root_name = info.name  # xattr paths keep the prefix up to it (§5.3)
+                # xattr paths keep the snapshot prefix up to this name
+                self._root_name = info.name
             self._folder(path, mtime)
             return None
         if record.is_symlink:
@@ -369,9 +371,10 @@ class GdriveExporter(Exporter[GdriveOptions]):
     def _xattr_target(self, pathname: str) -> str | None:
         """The restore path of the file an xattr record names, or None when this stream did
         not restore it. Xattr records keep the snapshot prefix above the exported path, and
-        the host sends xattrs beyond the exported subtree too (§5.3): the prefix is learned
-        once, ending with the exported folder's name when the root record had one; a path
-        restored as is (an export of `/`) is taken directly. Only files are ever named."""
+        the host sends xattrs beyond the exported subtree too (PROTOCOL.md: Exporter): the
+        prefix is learned once, ending with the exported folder's name when the root record
+        had one; a path restored as is (an export of `/`) is taken directly. Only files are
+        ever named."""
         parts = tuple(p for p in pathname.split("/") if p)
         known = self._files.keys() | self._failed
 

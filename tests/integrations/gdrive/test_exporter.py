@@ -141,8 +141,8 @@ def test_no_generate_ids_still_makes_no_twins(emu: DriveEmulator, status: int) -
 
 
 def _restore_items(run: ImportRun, strip: str = "") -> list[tuple[Record, bytes | None]]:
-    """The records of a backup as kloset's export walk sends them with EXPORTXATTR (§5.2,
-    §5.3): the tree below `strip` with that prefix removed, then the xattr records with their
+    """The records of a backup as kloset's export walk sends them with EXPORTXATTR (PROTOCOL.md:
+    Exporter): the tree below `strip` with that prefix removed, then the xattr records with their
     full snapshot paths, from the exported path onwards (past the subtree, as the host does)."""
     tree: list[tuple[Record, bytes | None]] = []
     xattrs: list[tuple[Record, bytes | None]] = []
