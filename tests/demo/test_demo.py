@@ -1,4 +1,5 @@
-"""Smoke test of scripts/demo, as a newcomer runs it after scripts/setup (and as CI does)."""
+"""Smoke test of scripts/demo, the README's main command: it sets up (idempotent), installs
+the packages into the real plakar, backs up both drives into S3, checks and restores."""
 
 from __future__ import annotations
 
@@ -15,10 +16,14 @@ from tests.conftest import ROOT
 
 DEMO = ROOT / "scripts" / "demo"
 STEPS = [
-    "Google Drive → local",
-    "OneDrive → local",
-    "local → S3",
-    "local → SFTP",
+    "build + plakar pkg add",
+    "create S3 repository",
+    "backup Google Drive → S3",
+    "backup OneDrive → S3",
+    "check S3 repository",
+    "restore Google Drive → local",
+    "restore OneDrive → local",
+    "restore OneDrive → SFTP",
     "store check posixfs",
     "store check s3",
     "store check sftp",
@@ -51,12 +56,15 @@ def test_demo_runs_every_step_and_stops_its_servers(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr[-6000:]
     rows = [ln for ln in proc.stdout.splitlines() if ln.startswith("│")]
     for step in STEPS:
-        row = next((r for r in rows if step in r), None)
+        row = next((r for r in rows if r.startswith(f"│ {step} ")), None)
         assert row is not None and "│ ok" in row, (step, proc.stdout)
     assert "all steps ok" in proc.stderr
-    copied = {p.relative_to(tmp_path / "local").as_posix() for p in (tmp_path / "local").rglob("*")}
+    restored = tmp_path / "restored"
+    copied = {p.relative_to(restored).as_posix() for p in restored.rglob("*")}
     assert "gdrive/Projects/report.pdf" in copied
     assert "onedrive/Pictures/Camera Roll/IMG_0001.jpg" in copied
+    assert "$ plakar pkg add" in proc.stderr and "$ plakar at @demo-s3 backup" in proc.stderr
+    assert "testsecret" not in proc.stderr, "the demo printed a secret"
     pids = json.loads((tmp_path / "servers.json").read_text())
     assert not [p for p in pids.values() if alive(p)], "servers outlived the demo"
     print(f"demo took {took:.0f}s")
@@ -64,7 +72,7 @@ def test_demo_runs_every_step_and_stops_its_servers(tmp_path: Path) -> None:
 
 def test_demo_interrupted_stops_its_servers(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [str(DEMO), "--keep", str(tmp_path), "--only", "s3"],
+        [str(DEMO), "--no-setup", "--keep", str(tmp_path), "--only", "check"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
