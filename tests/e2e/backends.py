@@ -160,7 +160,9 @@ class E2EBackends:
             "api_endpoint": emu.url,
             "token_uri": emu.token_uri,
         }
-        return Spot("gdrive", f"gdrive://{folder}", keys, files, {"folder_id": folder_id, "ids": ids})
+        return Spot(
+            "gdrive", f"gdrive://{folder}", keys, files, {"folder_id": folder_id, "ids": ids}
+        )
 
     def _onedrive(self, seed: dict[str, bytes]) -> Spot:
         emu = self.graph

@@ -62,9 +62,7 @@ def test_source(plakar: PlakarHome, backends: E2EBackends, tmp_path: Path, name:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_destination(
-    plakar: PlakarHome, backends: E2EBackends, tmp_path: Path, name: str
-) -> None:
+def test_destination(plakar: PlakarHome, backends: E2EBackends, tmp_path: Path, name: str) -> None:
     src = tmp_path / "src"
     write_kinds_tree(src, big=BIG)
     want = _files_below(src)

@@ -49,7 +49,9 @@ def test_repository_store(
 
     ok(plakar.run("at", store, "backup", "-no-progress", str(src)), "second backup")
     grown = spot.size() - first
-    assert grown < 0.05 * first, f"a second backup of the same tree grew the store by {grown} of {first} bytes"
+    assert grown < 0.05 * first, (
+        f"a second backup of the same tree grew the store by {grown} of {first} bytes"
+    )
     assert len(snapshots(plakar, store)) == 2
     ok(plakar.run("at", store, "check"), "check after the second backup")
 

@@ -57,13 +57,6 @@ def test_packaged_executable_under_gohost(
     elif kind == "storage":
         extra = ["-n", "3", "-size", str(1 << 20)]
     out = run_gohost(mode, [exe], protocol(pkg, kind), config, *extra, env=bare_env, timeout=300)
-    if "waiting for server handshake" in str(out.get("error", "")):
-        # grpc-go gives a plugin 20 s to answer the handshake; on a 2-core machine shared with
-        # other suites a warm start can still miss it once. Once more, with a fresh location.
-        config = backends.config(name, kind)
-        out = run_gohost(
-            mode, [exe], protocol(pkg, kind), config, *extra, env=bare_env, timeout=300
-        )
     assert out.get("ok"), json.dumps({k: v for k, v in out.items() if k != "_stderr"})[:3000] + (
         "\n" + out["_stderr"][-3000:]
     )
