@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import grpc
 
-from kloset_sdk.harness import StoreClient
+from kloset_sdk.harness import PluginProcess, StoreClient
 from kloset_sdk.layout import Resource
 
 from .config import CliError
-from .plugins import connect, rpc_message
+from .plugins import connect, failure, rpc_message
 
 _UNITS = {
     "": 1,
@@ -85,13 +85,27 @@ def _timed(
     return time.perf_counter() - t0, lat, total
 
 
-def _open_or_create(store: StoreClient) -> str:
+def _open_or_create(store: StoreClient, proc: PluginProcess) -> str:
+    """Open the repository there, or create one where there is none (Open says NOT_FOUND).
+
+    Any other Open failure (unreachable, refused credentials) is the error: a Create would
+    only fail the same way and hide the first message.
+    """
     try:
         store.open()
         return "existing repository"
-    except grpc.RpcError:
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.NOT_FOUND:
+            raise CliError(f"Open failed: {failure(proc, exc)}", status=1) from None
+        opened = rpc_message(exc)
+    try:
         store.create(b"_KLOSET_" + os.urandom(64))
-        return "new repository"
+    except grpc.RpcError as exc:
+        raise CliError(
+            f"no repository to benchmark: {opened}, and Create failed: {failure(proc, exc)}",
+            status=1,
+        ) from None
+    return "new repository"
 
 
 def run_bench(
@@ -111,7 +125,7 @@ def run_bench(
     with connect("storage", proto, config, exe=exe) as conn:
         store: StoreClient = conn.client
         try:
-            where = _open_or_create(store)
+            where = _open_or_create(store, conn.proc)
             secs, lat, n = _timed(jobs, macs, lambda m: store.put(Resource.PACKFILE, m, payload))
             phases.append(Phase("put", count, n, secs, lat))
             secs, lat, n = _timed(
@@ -125,7 +139,7 @@ def run_bench(
             )
             phases.append(Phase("get 4 KiB range", count, n, secs, lat))
         except grpc.RpcError as exc:
-            raise CliError(f"benchmark failed: {rpc_message(exc)}") from None
+            raise CliError(f"benchmark failed: {failure(conn.proc, exc)}", status=1) from None
         finally:
             for m in macs:
                 try:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 
-from kloset_sdk.errors import KlosetError
+import grpc
+
+from kloset_sdk.errors import KlosetError, one_line
 
 from . import __version__
 from .config import CliError, build_config, split_prefixed
+from .plugins import rpc_message
 
 EPILOG = """\
 locations use Plakar's syntax: posixfs:///abs/path (or a plain path), s3://host:port/bucket,
@@ -159,7 +163,10 @@ def cmd_login(a: argparse.Namespace) -> int:
 def cmd_plugin(a: argparse.Namespace) -> int:
     from kloset_sdk.registry import serve_integration
 
-    serve_integration(a.name, a.kind)
+    try:
+        serve_integration(a.name, a.kind)
+    except KlosetError as exc:
+        raise CliError(f"plugin {a.name} {a.kind}: {exc}") from None
 
 
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -171,13 +178,52 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def parse(argv: list[str]) -> argparse.Namespace:
+    """Parse like argparse, but take `key=value` options anywhere after the command.
+
+    argparse fills a `nargs="*"` positional once, where it first stands, so
+    `ls LOC --config F key=value` left `key=value` unrecognized; users type options in any
+    order, so every left-over `key=value` joins the command's options.
+    """
+    ap = parser()
+    args, extra = ap.parse_known_args(argv)
+    rest = []
+    for word in extra:
+        if hasattr(args, "options") and "=" in word and not word.startswith("-"):
+            args.options.append(word)
+        else:
+            rest.append(word)
+    if rest:
+        ap.error(f"unrecognized arguments: {' '.join(rest)}")
+    return args
+
+
 def run(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+    """Run one command; every failure is one line on stderr and a non-zero exit status."""
+    args = parse(argv)
     try:
         return HANDLERS[args.cmd](args)
-    except (CliError, KlosetError) as exc:
+    except CliError as exc:
         sys.stderr.write(f"klosetctl: {exc}\n")
+        return exc.status
+    except KlosetError as exc:
+        sys.stderr.write(f"klosetctl: {exc}\n")
+        return 2
+    except grpc.RpcError as exc:  # a call no command caught: still the plugin's own message
+        sys.stderr.write(f"klosetctl: {args.cmd}: {one_line(rpc_message(exc))}\n")
+        return 1
+    except OSError as exc:  # e.g. --exe that does not exist, --summary-json in a missing dir
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"klosetctl: {args.cmd}: {where}{exc.strerror or exc}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("klosetctl: interrupted\n")
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on request
+        if os.environ.get("KLOSETCTL_TRACEBACK"):
+            raise
+        sys.stderr.write(
+            f"klosetctl: {args.cmd}: internal error: {one_line(rpc_message(exc))}"
+            " (KLOSETCTL_TRACEBACK=1 shows where)\n"
+        )
+        return 70

@@ -28,7 +28,15 @@ ENV_PREFIX = {"src": "KLOSET_SRC_", "dst": "KLOSET_DST_", "store": "KLOSET_STORE
 
 
 class CliError(Exception):
-    """A user-facing error: printed as one line, exit status 2."""
+    """A user-facing error: printed as one line; exit status 2 (usage, config) unless given.
+
+    1 is for a connector that failed while running (the remote side, or the plugin itself),
+    as for a copy with failed records.
+    """
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def normalize_location(raw: str, cwd: str | None = None) -> tuple[str, str]:

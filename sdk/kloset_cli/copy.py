@@ -9,6 +9,10 @@ A failure while reading a file's content leaves the exporter mid-file. The host 
 the restore; we end that Export stream without the terminator (the exporter discards the
 partial file), count the file as failed, and go on in a new Export stream: exporters accept
 several sequential streams (§5.1, §9 item 29).
+
+Xattr records are held back and sent after the tree, as kloset does (§5.3), except those of
+entries that failed (error record, unreadable, broken mid-file, refused by the exporter): an
+xattr belongs on its own entry only, and that entry's failure is already reported.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from kloset_sdk.harness import ImportSession
 from kloset_sdk.location import Flag
 from kloset_sdk.records import Record
 
-from .plugins import Connected, connect, rpc_message
+from .config import CliError, redacted
+from .plugins import Connected, connect, failure, rpc_message
 from .progress import Counters, Reporter
 
 
@@ -55,6 +60,7 @@ class Feed:
         root: str,
         want_xattrs: bool,
     ) -> None:
+        self.conn = conn
         self.importer = conn.client
         self.sess = sess
         self.records = iter(sess)
@@ -63,22 +69,39 @@ class Feed:
         self.root = root
         self.want_xattrs = want_xattrs
         self.xattrs: list[tuple[Record, Record]] = []
+        #: Destination paths of entries that failed: their xattrs are not sent.
+        self.failed: set[str] = set()
         self.aborted: str | None = None
         self.exhausted = False
         self.error: BaseException | None = None
+        #: Why the copy could not go on (the Import or the Export stream failed), one line.
+        self.fatal: str | None = None
+        #: The exporter refused the restore root before accepting anything: nothing can land.
+        self.root_refused = False
+        #: Records the exporter reported as written.
+        self.ok_results = 0
 
     def requests(self) -> Iterator[epb.ExportRequest]:
         self.aborted = None
         try:
             for rec in self.records:
+                if self.fatal is not None:  # the destination refused its root: stop here
+                    self.exhausted = True
+                    return
                 yield from self._one(rec)
                 if self.aborted is not None:
                     return
             while self.xattrs:  # after the tree, as kloset sends them (§5.3)
                 orig, mapped = self.xattrs.pop(0)
+                if mapped.pathname in self.failed:
+                    self.sess.ack(orig)  # its entry is not there: nothing to put it on
+                    continue
                 yield from self._content(orig, mapped)
                 if self.aborted is not None:
                     return
+            self.exhausted = True
+        except grpc.RpcError as exc:  # the Import stream failed: the source is gone
+            self.fatal = f"importer: {failure(self.conn.proc, exc)}"
             self.exhausted = True
         except Exception as exc:  # noqa: BLE001 - surfaced by run_copy, never lost in gRPC
             self.error = exc
@@ -87,6 +110,7 @@ class Feed:
     def _one(self, rec: Record) -> Iterator[epb.ExportRequest]:
         if rec.error:
             self.c.fail(rec.pathname, rec.error)
+            self.failed.add(relative_path(rec.pathname, self.root) or rec.pathname)
             self.sess.ack(rec)
             return
         rel = relative_path(rec.pathname, self.root)
@@ -119,6 +143,8 @@ class Feed:
             first = next(chunks, b"")
         except grpc.RpcError as exc:  # unreadable before anything was sent: skip cleanly
             self.c.fail(rec.pathname, rpc_message(exc))
+            if not rec.is_xattr:
+                self.failed.add(mapped.pathname)
             self.sess.ack(rec, rpc_message(exc))
             return
         pr = mapped.to_proto()
@@ -134,6 +160,8 @@ class Feed:
                 chunk = next(chunks, b"")
         except grpc.RpcError as exc:
             self.c.fail(rec.pathname, f"read failed mid-file: {rpc_message(exc)}")
+            if not rec.is_xattr:
+                self.failed.add(mapped.pathname)
             self.sess.ack(rec, rpc_message(exc))
             self.aborted = mapped.pathname
             return  # no terminator: the exporter drops the partial file
@@ -170,18 +198,34 @@ def _export_all(feed: Feed, exp: Connected, counters: Counters) -> bool:
         try:
             for resp in exp.client.stub.Export(feed.requests()):
                 hdr = resp.result.header
-                if not resp.result.error or hdr.pathname == feed.aborted:
-                    continue  # an aborted file is already counted as failed
+                if not resp.result.error:
+                    feed.ok_results += 1
+                    continue
+                if feed.root_refused or hdr.pathname == feed.aborted:
+                    continue  # consequences of a failure already counted
+                if hdr.pathname == "/" and not hdr.isXattr and not feed.ok_results:
+                    # Everything goes below the root: the rest would fail the same way.
+                    feed.root_refused = True
+                    feed.fatal = feed.fatal or f"exporter: {resp.result.error}"
+                    continue
+                if hdr.isXattr and hdr.pathname in feed.failed:
+                    continue  # sent before its entry's failure came back: already counted
+                if not hdr.isXattr:
+                    feed.failed.add(hdr.pathname)
                 counters.fail(hdr.pathname, resp.result.error)
                 if hdr.hasReader and not hdr.isXattr:
                     with counters.lock:
                         counters.files -= 1
         except grpc.RpcError as exc:
             if feed.aborted is None:
-                counters.fail("(export)", rpc_message(exc))
+                feed.fatal = feed.fatal or f"exporter: {failure(exp.proc, exc)}"
+                counters.fail("(copy)", feed.fatal)
                 return False
+    if feed.fatal is not None:
+        counters.fail("(copy)", feed.fatal)
+        return False  # the Import stream is already over: nothing to drain
     if feed.error is not None:
-        counters.fail("(copy)", str(feed.error))
+        counters.fail("(copy)", rpc_message(feed.error))
     return True
 
 
@@ -217,5 +261,21 @@ def run_copy(
             raise
         finally:
             if drain:
-                sess.end()
+                try:
+                    sess.end()
+                except grpc.RpcError as exc:  # the importer failed at the very end
+                    feed.fatal = f"importer: {failure(imp.proc, exc)}"
+                    counters.fail("(copy)", feed.fatal)
+        if feed.fatal is not None and _nothing_done(feed, counters):
+            # Nothing was copied: the one line that says why is the whole story.
+            kind, _, why = feed.fatal.partition(": ")
+            where = redacted((src if kind == "importer" else dst)[1]).get("location", "")
+            raise CliError(f"{kind} {where}: {why}", status=1)
     return counters
+
+
+def _nothing_done(feed: Feed, c: Counters) -> bool:
+    """True if the fatal failure is the only thing to say (nothing reached the destination)."""
+    if feed.ok_results or len(c.failed) != 1:
+        return False
+    return feed.root_refused or not (c.files or c.dirs or c.links or c.bytes)

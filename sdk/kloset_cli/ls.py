@@ -11,9 +11,12 @@ import sys
 from collections.abc import Mapping
 from typing import TextIO
 
+import grpc
+
 from kloset_sdk.records import Record, format_rfc3339
 
-from .plugins import connect
+from .config import CliError, redacted
+from .plugins import connect, failure
 
 
 def kind_of(rec: Record) -> str:
@@ -55,7 +58,11 @@ def run_ls(
     as_json: bool = False,
     out: TextIO | None = None,
 ) -> int:
-    """List every record; exit status 1 if the importer reported any error record."""
+    """List every record; exit status 1 if the importer reported any error record.
+
+    An Import stream that fails (the source unreachable, credentials refused, the plugin
+    gone) ends the listing with the importer's own one-line message, exit status 1.
+    """
     out = out or sys.stdout
     errors = 0
     with connect("importer", proto, config, exe=exe) as conn:
@@ -65,7 +72,10 @@ def run_ls(
                 sess.ack(rec)
                 errors += bool(rec.error)
                 out.write(line_for(rec, as_json) + "\n")
-        finally:
             sess.end()
+        except grpc.RpcError as exc:
+            out.flush()
+            shown = redacted(config).get("location", "")
+            raise CliError(f"importer {shown}: {failure(conn.proc, exc)}", status=1) from None
     out.flush()
     return 1 if errors else 0

@@ -21,9 +21,14 @@ def _plugin_fast_path(argv: list[str]) -> None:
         if len(argv) != 3 or argv[2] not in ("importer", "exporter", "storage"):
             sys.stderr.write("usage: klosetctl plugin NAME importer|exporter|storage\n")
             sys.exit(2)
+        from kloset_sdk.errors import KlosetError
         from kloset_sdk.registry import serve_integration
 
-        serve_integration(argv[1], argv[2])
+        try:
+            serve_integration(argv[1], argv[2])
+        except KlosetError as exc:  # not installed, no such kind: before anything is served
+            sys.stderr.write(f"klosetctl plugin {argv[1]} {argv[2]}: {exc}\n")
+            sys.exit(2)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

@@ -9,6 +9,7 @@ executable stand in (`--exe ./dist/plakar/s3/s3Storage` runs a packaged connecto
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -42,7 +43,10 @@ def plugin_argv(proto: str, kind: str, exe: str | None = None) -> list[str]:
     then SIGKILL), instead of every plugin printing a KeyboardInterrupt traceback mid-startup.
     """
     if exe:
-        argv = [exe]
+        found = shutil.which(exe) if os.sep not in exe else exe
+        if not found or not os.path.isfile(found) or not os.access(found, os.X_OK):
+            raise CliError(f"--exe {exe}: not an executable file")
+        argv = [found]
     else:
         from kloset_sdk.registry import connectors
 
@@ -61,9 +65,29 @@ def rpc_message(exc: BaseException) -> str:
         details = exc.details() if hasattr(exc, "details") else ""
         code = exc.code() if hasattr(exc, "code") else None
         if code == grpc.StatusCode.UNAVAILABLE:
-            return f"the plugin process died or closed its pipes ({details})"
+            # Plugins never answer UNAVAILABLE (P13): the details are grpc's transport
+            # internals (socket paths, "Socket closed"), not a message for the user.
+            return "the plugin process died or closed its pipes"
         return str(details or code)
     return str(exc) or type(exc).__name__
+
+
+def failure(proc: PluginProcess, exc: BaseException) -> str:
+    """`rpc_message`, or how the plugin process ended when the call failed because it did."""
+    if isinstance(exc, grpc.RpcError) and exc.code() == grpc.StatusCode.UNAVAILABLE:
+        return died(proc) or rpc_message(exc)
+    return rpc_message(exc)
+
+
+def died(proc: PluginProcess, wait: float = 0.5) -> str:
+    """If the plugin process has ended, how (after a failed call: it may be exiting now)."""
+    try:
+        rc = proc.proc.wait(wait)
+    except Exception:  # noqa: BLE001 - still running (TimeoutExpired): the call failed alone
+        return ""
+    if rc < 0:
+        return f"the plugin process was killed by signal {-rc}"
+    return f"the plugin process exited with status {rc}"
 
 
 @dataclass
@@ -94,7 +118,7 @@ def connect(
                 ident = client.init(config, proto=proto, maxconcurrency=maxconcurrency)
         except grpc.RpcError as exc:
             shown = redacted(config).get("location", "")
-            raise CliError(f"{kind} {shown}: {rpc_message(exc)}") from None
+            raise CliError(f"{kind} {shown}: {failure(proc, exc)}") from None
         yield Connected(proc, client, ident)
         with contextlib.suppress(grpc.RpcError):
             client.close()

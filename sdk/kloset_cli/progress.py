@@ -125,7 +125,8 @@ class Reporter:
             self.stream.write(plain_line(self.c, self.label) + "\n")
             self.stream.flush()
 
-    def __exit__(self, *exc: object) -> None:
-        self.refresh(force=True)
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:  # an error or Ctrl-C has its own message: no last progress line
+            self.refresh(force=True)
         if self._progress is not None:
             self._progress.stop()

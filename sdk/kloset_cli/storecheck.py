@@ -23,7 +23,7 @@ from kloset_sdk.harness import StoreClient
 from kloset_sdk.layout import LISTED, Resource
 
 from .config import CliError
-from .plugins import connect, rpc_message
+from .plugins import connect, failure, rpc_message
 
 MiB = 1 << 20
 
@@ -236,6 +236,20 @@ CHECKS: list[tuple[str, Callable[[Checker], str]]] = [
 ]
 
 
+def create_failed(exc: grpc.RpcError, message: str) -> CliError:
+    """The error for a failed Create: the store's own reason, and the hint only if it applies.
+
+    Only ALREADY_EXISTS (AlreadyExists in the SDK) means the location holds something; an
+    unreachable endpoint, refused credentials or a bad option must not be blamed on it.
+    """
+    if exc.code() == grpc.StatusCode.ALREADY_EXISTS:
+        return CliError(
+            f"Create failed: {message} (store check creates a repository, so it"
+            " needs an empty location: point it at a new directory, bucket prefix or folder)"
+        )
+    return CliError(f"Create failed: {message}", status=1)
+
+
 def run_checks(
     proto: str,
     config: Mapping[str, str],
@@ -251,10 +265,7 @@ def run_checks(
         try:
             conn.client.create(blob)
         except grpc.RpcError as exc:
-            raise CliError(
-                f"Create failed: {rpc_message(exc)} (store check creates a repository, so it"
-                " needs an empty location: point it at a new directory, bucket prefix or folder)"
-            ) from None
+            raise create_failed(exc, failure(conn.proc, exc)) from None
         out.append(Outcome("Create at an empty location", True, "ok", time.monotonic() - t0))
         if on_result:
             on_result(out[-1])

@@ -12,9 +12,14 @@ def main() -> None:
     if len(sys.argv) < 3:
         sys.stderr.write("usage: python -m kloset_sdk.plugin NAME importer|exporter|storage\n")
         sys.exit(2)
+    from .errors import KlosetError
     from .registry import serve_integration
 
-    serve_integration(sys.argv[1], sys.argv[2])
+    try:
+        serve_integration(sys.argv[1], sys.argv[2])
+    except KlosetError as exc:  # not installed, no such kind: one line, before serving
+        sys.stderr.write(f"kloset plugin {sys.argv[1]} {sys.argv[2]}: {exc}\n")
+        sys.exit(2)
 
 
 if __name__ == "__main__":
