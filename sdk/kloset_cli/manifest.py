@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from kloset_sdk.location import FLAG_NAMES
+from kloset_sdk.registry import BUILTIN
 
 #: The flags a manifest may name: kloset v1.1.3 (Plakar v1.1.4) parses only these, and one
 #: unknown flag stops the whole package from loading. EXPORTXATTR is newer, and only a
 #: connector's Init answer can carry it.
 MANIFEST_FLAGS = [f for f in FLAG_NAMES if f != "exportxattr"]
-from kloset_sdk.registry import BUILTIN
 
 TOP_KEYS = {
     "name",
