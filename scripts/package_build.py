@@ -23,7 +23,6 @@ import hashlib
 import json
 import shutil
 import stat
-import subprocess
 import sys
 import time
 import zipfile
@@ -208,7 +207,9 @@ def plakar_pkg_create(out: Path, version: str) -> Path:
         home.close()
     made = sorted(out.parent.glob(f"{pkg_name}_{version}_*.ptar"))
     if proc.returncode != 0 or not made:
-        raise SystemExit(f"package {out.name}: plakar pkg create failed:\n{proc.stderr}{proc.stdout}")
+        raise SystemExit(
+            f"package {out.name}: plakar pkg create failed:\n{proc.stderr}{proc.stdout}"
+        )
     print(f"package: {out.name}: {made[0]}")
     return made[0]
 

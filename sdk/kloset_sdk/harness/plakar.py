@@ -24,7 +24,9 @@ PLAKAR_VERSION = "v1.1.4"
 #: Packages are installed for this plugin API (pkg/manager.go keeps them under plugins/v1.1.0).
 PLUGIN_API = "v1.1.0"
 #: How a package file must be named for `plakar pkg add` (name_version_os_arch.ptar).
-PTAR_NAME = re.compile(r"^(?P<name>[A-Za-z0-9-]+)_(?P<version>v[^_]+)_(?P<os>[a-z0-9]+)_(?P<arch>[a-z0-9]+)\.ptar$")
+PTAR_NAME = re.compile(
+    r"^(?P<name>[A-Za-z0-9-]+)_(?P<version>v[^_]+)_(?P<os>[a-z0-9]+)_(?P<arch>[a-z0-9]+)\.ptar$"
+)
 
 
 def find_plakar(root: Path | None = None) -> Path:
@@ -56,7 +58,9 @@ class PlakarHome:
     ) -> None:
         self.binary = Path(binary).resolve()
         self._own_base = base is None
-        self.base = Path(base) if base is not None else Path(tempfile.mkdtemp(prefix="plk-", dir="/tmp"))
+        self.base = (
+            Path(base) if base is not None else Path(tempfile.mkdtemp(prefix="plk-", dir="/tmp"))
+        )
         self.home = self.base / "h"
         self.config = self.home / ".config"
         self.cache = self.base / "c"
