@@ -53,7 +53,7 @@ def outputs(name: str) -> dict[Path, str]:
             if s.secret:
                 desc += " (secret: never logged)"
             table.append(f"| `{key}` | {typ} | {default} | {kinds} | {desc} |")
-        block = BEGIN + "\n" + "\n".join(table) + "\n" + END
+        block = BEGIN + "\n" + "\n".join(table) + "\n\n" + opt.VALUE_RULES + "\n" + END
         if BEGIN in text:
             text = re.sub(
                 re.escape(BEGIN) + ".*?" + re.escape(END), lambda m: block, text, flags=re.S

@@ -186,6 +186,10 @@ _AWS_HOST = re.compile(
 def resolve(opts: S3Options) -> Target:
     """Split the location as the Go integration does (common.SplitPathStyle/SplitVirtualHost)."""
     loc = parse_location(opts.location, expect="s3")
+    if loc.user or "@" in opts.location.split("://", 1)[-1].split("/", 1)[0]:
+        raise ConfigError(
+            "location", "an s3 location carries no user name: give the key as access_key"
+        )
     host = f"[{loc.host}]" if ":" in loc.host else loc.host  # an IPv6 address
     if not host:
         raise ConfigError("location", f"{show(opts.location)} names no host")

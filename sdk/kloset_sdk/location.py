@@ -64,6 +64,8 @@ def parse_location(raw: str, key: str = "location", expect: str | None = None) -
         port = parts.port
     except ValueError as exc:
         raise ConfigError(key, f'"{raw}" is malformed: {exc}') from None
+    if parts.netloc.count("@") > 1:  # urlsplit would keep "user@" as the user name
+        raise ConfigError(key, f'"{raw}" has more than one @ before the host (write @ as %40)')
     user = unquote(parts.username or "")
     host = parts.hostname or ""
     if parts.netloc and "[" in parts.netloc:

@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import json
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -32,6 +33,22 @@ T = TypeVar("T")
 KINDS = ("importer", "exporter", "storage")
 _TRUE = {"true", "1", "yes", "on", "y", "t"}
 _FALSE = {"false", "0", "no", "off", "n", "f", ""}
+#: The longest value any option takes (a PEM private key or an excludes list fits many times).
+MAX_VALUE = 65_536
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+#: C0 controls but tab, newline and carriage return; DEL; C1 controls. A location (one line)
+#: refuses tab, newline and carriage return too.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_LOCATION = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: What every option value accepts, said under each generated options table (scripts/gen).
+VALUE_RULES = (
+    "Values: integers are decimal digits with an optional sign (no `0x`, no `_`), and an empty"
+    " integer means the default; booleans are true/false, yes/no, on/off, 1/0 (empty is false);"
+    " numbers are finite decimals; lists are comma-separated or a JSON list. No value is longer"
+    f" than {MAX_VALUE:,} characters or holds a control character (`location` not even a tab or"
+    " a newline). Anything else is refused at Init with a message naming the key."
+)
 
 
 def option(
@@ -162,9 +179,21 @@ def schema_for(cls: type, kind: str, title: str = "") -> dict[str, Any]:
     return schema
 
 
+def _check_text(spec: OptionSpec, raw: str) -> None:
+    """The rules of VALUE_RULES every option shares, whatever its type (never echoes a value)."""
+    if len(raw) > MAX_VALUE:
+        raise ConfigError(spec.name, f"{len(raw):,} characters, over the {MAX_VALUE:,} allowed")
+    bad = (_CONTROL_LOCATION if spec.name == "location" else _CONTROL).search(raw)
+    if bad:
+        raise ConfigError(
+            spec.name, f"holds a control character (U+{ord(bad.group()):04X}), which no value may"
+        )
+
+
 def _coerce(spec: OptionSpec, raw: Any) -> Any:
     if not isinstance(raw, str):
         return raw
+    _check_text(spec, raw)
     shown = "<secret>" if spec.secret else json.dumps(raw)
     if spec.kind == "boolean":
         v = raw.strip().lower()
@@ -174,15 +203,16 @@ def _coerce(spec: OptionSpec, raw: Any) -> Any:
             return False
         raise ConfigError(spec.name, f"expected true or false, got {shown}")
     if spec.kind == "integer":
-        try:
-            return int(raw.strip(), 0) if raw.strip() else None
-        except ValueError:
-            raise ConfigError(spec.name, f"expected an integer, got {shown}") from None
+        text = raw.strip()
+        if not text:
+            return None
+        if not _INTEGER.fullmatch(text):
+            raise ConfigError(spec.name, f"expected a decimal integer, got {shown}")
+        return int(text)
     if spec.kind == "number":
-        try:
-            num = float(raw.strip())
-        except ValueError:
-            raise ConfigError(spec.name, f"expected a number, got {shown}") from None
+        if not _NUMBER.fullmatch(raw.strip()):
+            raise ConfigError(spec.name, f"expected a decimal number, got {shown}")
+        num = float(raw.strip())
         if not math.isfinite(num):
             raise ConfigError(spec.name, f"expected a finite number, got {shown}")
         return num

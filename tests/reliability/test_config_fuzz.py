@@ -14,6 +14,8 @@ this machine has no network, and a DNS timeout per example would only measure th
 
 from __future__ import annotations
 
+import math
+import re
 import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -227,12 +229,71 @@ def init_in_process(subj: Subject, config: Mapping[str, str]) -> BaseException |
     return None
 
 
+# What every option accepts (kloset_sdk.options.VALUE_RULES, under each README's options table),
+# written out here so the test does not borrow the product's own definitions.
+MAX_VALUE = 65_536
+INTEGER = re.compile(r"[+-]?[0-9]+")
+NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+CONTROL_LOCATION = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+BOOLEANS = {"true", "false", "yes", "no", "on", "off", "1", "0", "y", "n", "t", "f", ""}
+#: Locations naming a host (and maybe a user and a port), as opposed to a path or a name.
+HOST_LOCATIONS = {"s3", "sftp"}
+
+
+def must_refuse(subj: Subject, what: str, key: str, value: str) -> str:
+    """Why this broken value is outside what the option accepts ("" if it is a legal value).
+
+    A value that is odd but legal (a Drive folder called "user@@127.0.0.1", a password of
+    random letters, an empty optional value) may be accepted; these may not.
+    """
+    if what == "unknown key":
+        return "an unknown key"
+    if len(value) > MAX_VALUE:
+        return f"a value over {MAX_VALUE:,} characters"
+    if (CONTROL_LOCATION if key == "location" else CONTROL).search(value):
+        return "a control character"
+    spec = subj.specs()[key]
+    text = value.strip()
+    if spec.required and not text:
+        return "an empty required value"
+    if spec.kind == "integer" and text:
+        if not INTEGER.fullmatch(text):
+            return "not a decimal integer"
+        low, high = spec.meta.get("minimum"), spec.meta.get("maximum")
+        if (low is not None and int(text) < low) or (high is not None and int(text) > high):
+            return "an integer out of range"
+    if spec.kind == "number" and (not NUMBER.fullmatch(text) or not math.isfinite(float(text))):
+        return "not a finite decimal number"
+    if spec.kind == "boolean" and text.lower() not in BOOLEANS:
+        return "not a boolean"
+    if key == "location" and not (subj.name == "sdk" and subj.kind == "storage"):
+        proto, sep, rest = value.partition(":")
+        if not sep or proto.lower() != subj.proto:
+            return "a location of another protocol"
+        if subj.proto in HOST_LOCATIONS:
+            authority = rest.removeprefix("//").split("/", 1)[0]
+            user, _, hostport = authority.rpartition("@")
+            host, port = hostport, ""
+            if ":" in hostport.rsplit("]", 1)[-1]:
+                host, port = hostport.rsplit(":", 1)
+            if user.count("@") or (subj.proto == "s3" and "@" in authority):
+                return "a user part the location cannot have"
+            if port and not (port.isdigit() and port.isascii() and 0 < int(port) < 65536):
+                return "a port that is not 1-65535"
+            if not host:
+                return "a location without a host"
+    return ""
+
+
 def judge(
     subj: Subject, what: str, key: str, config: Mapping[str, str], exc: BaseException | None
 ) -> str:
     """Raise if the outcome is not acceptable; else a short tag for the notes."""
     if exc is None:
-        return "accepted"
+        why = must_refuse(subj, what, key, config.get(key, ""))
+        assert not why, f"{subj.kind}: {what} {key[:40]!r} accepted although it is {why}"
+        return "accepted (a legal value)"
     code, msg = status_of(exc)
     context = f"{subj.kind} {what} {key[:40]!r}: {type(exc).__name__}: {msg[:300]!r}"
     assert isinstance(exc, KlosetError), f"not a KlosetError ({context})"
@@ -259,7 +320,7 @@ def test_config_mutations_in_process(
     monkeypatch: pytest.MonkeyPatch,
     scenario: Scenario,
 ) -> None:
-    """Init in-process with 40 broken configs: one clear line naming the key, or success"""
+    """Init in-process with 40 broken configs: one clear line naming the key, or a legal value"""
     subs = subjects(connector, request, tmp_path)
     assert [s.kind for s in subs] == list(KINDS), f"{connector}: kinds {[s.kind for s in subs]}"
     _fast_boto3(monkeypatch)

@@ -38,6 +38,12 @@ def test_coercion_and_defaults() -> None:
         ({"location": "x://", "use_tls": "maybe"}, "storage", "use_tls", "true or false"),
         ({"location": "x://", "port": "abc"}, "storage", "port", "integer"),
         ({"location": "x://", "port": "70000"}, "storage", "port", "65535"),
+        ({"location": "x://", "port": "1_0"}, "storage", "port", "decimal integer"),
+        ({"location": "x://", "port": "0x10"}, "storage", "port", "decimal integer"),
+        ({"location": "x://", "port": "\u0661\u0662"}, "storage", "port", "decimal integer"),
+        ({"location": "x://a\nb"}, "storage", "location", "control character (U+000A)"),
+        ({"location": "x://", "excludes": "a\x00b"}, "storage", "excludes", "U+0000"),
+        ({"location": "x://", "excludes": "a" * 65_537}, "storage", "excludes", "65,537"),
         (
             {"location": "x://", "storage_class": "GLACIERX"},
             "storage",
@@ -86,3 +92,19 @@ def test_any_string_map_gives_config_error_or_options(config: dict[str, str]) ->
     except ConfigError as exc:
         assert "\n" not in str(exc)
         assert exc.key in config or exc.key == "location"
+
+
+def test_value_rules_keep_what_is_legal() -> None:
+    """A newline is fine outside the location (a PEM key), and so is a value of 64 KiB."""
+    o = parse(Opts, {"location": "x://a", "excludes": "a\tb\nc", "port": "+80"}, "storage")
+    assert o.excludes == ["a\tb\nc"] and o.port == 80
+    assert parse(Opts, {"location": "x://" + "a" * 65_532}, "storage").location.endswith("a")
+
+
+def test_location_with_two_at_signs_is_refused() -> None:
+    from kloset_sdk import parse_location
+
+    with pytest.raises(ConfigError, match="more than one @") as ei:
+        parse_location("s3://user@@127.0.0.1/x")
+    assert ei.value.key == "location"
+    assert parse_location("sftp://us%40er@h/x").user == "us@er"

@@ -182,3 +182,10 @@ def test_hostile_values_fail_with_a_short_message(kv: dict[str, str], key: str) 
 def test_ipv6_endpoint() -> None:
     t = resolve(opts("s3://[::1]:9000/b", use_tls="false"))
     assert (t.endpoint_url, t.bucket) == ("http://[::1]:9000", "b")
+
+
+@pytest.mark.parametrize("location", ["s3://user@127.0.0.1/b", "s3://user@@127.0.0.1/b"])
+def test_location_has_no_user(location: str) -> None:
+    with pytest.raises(ConfigError) as ei:
+        resolve(opts(location))
+    assert ei.value.key == "location"
