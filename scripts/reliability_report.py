@@ -74,21 +74,38 @@ def render(data: dict[str, Any]) -> str:
             + "."
         )
     out.append("")
+    # bytes are counted only where a scenario ran: a skipped one checked nothing
     ran = [s for s in scenarios if s["result"] in ("passed", "failed", "xfail")]
+    skipped = [s for s in scenarios if s not in ran]
     total_runs = sum(int(s["runs"]) for s in ran)
     total_fail = sum(int(s["failures"]) for s in ran)
-    lost = sum(int(s["bytes_lost"]) for s in scenarios)
-    checked = sum(int(s.get("bytes_checked", 0)) for s in scenarios)
+    lost = sum(int(s["bytes_lost"]) for s in ran)
+    checked = sum(int(s.get("bytes_checked", 0)) for s in ran)
     counts: dict[str, int] = defaultdict(int)
     for s in scenarios:
         counts[s["result"]] += 1
-    out.append("| | scenarios | runs | failed runs | bytes checked | bytes lost |")
-    out.append("|---|---|---|---|---|---|")
+    out.append(
+        "| | scenarios | of them ran | runs | failed runs | bytes checked (ran)"
+        " | bytes lost (ran) |"
+    )
+    out.append("|---|---|---|---|---|---|---|")
     summary = ", ".join(f"{n} {RESULT_TEXT.get(k, k)}" for k, n in sorted(counts.items()))
     out.append(
-        f"| total ({summary}) | {len(scenarios)} | {total_runs} | {total_fail} | {checked:,}"
-        f" | {lost} |"
+        f"| total ({summary}) | {len(scenarios)} | {len(ran)} | {total_runs} | {total_fail}"
+        f" | {checked:,} | {lost:,} |"
     )
+    out.append("")
+    verdict = (
+        f"{lost:,} bytes lost over the {len(ran)} scenarios that ran"
+        f" ({counts.get('passed', 0)} passed, {counts.get('failed', 0)} failed,"
+        f" {counts.get('xfail', 0)} known bugs)."
+    )
+    if skipped:
+        verdict += (
+            f" {len(skipped)} scenarios did not run (skipped, reason in their row) and prove"
+            " nothing: they are not in that count."
+        )
+    out.append(verdict)
     out.append("")
 
     # coverage matrix: category x connector
@@ -118,13 +135,15 @@ def render(data: dict[str, Any]) -> str:
             continue
         out.append(f"### {title}")
         out.append("")
-        out.append("| scenario | connector | result | runs | failed | bytes lost | notes |")
-        out.append("|---|---|---|---|---|---|---|")
+        out.append(
+            "| scenario | connector | result | why (failed, skipped, xfail) | runs | failed"
+            " | bytes lost | notes |"
+        )
+        out.append("|---|---|---|---|---|---|---|---|")
         mine.sort(key=lambda s: (CONNECTORS.index(_connector(s)), s["scenario"], s["id"]))
         for s in mine:
-            notes = s.get("notes") or ""
-            if s["result"] != "passed" and s.get("reason"):
-                notes = (notes + "; " if notes else "") + s["reason"]
+            did_run = s["result"] in ("passed", "failed", "xfail")
+            why = s.get("reason") or ("" if s["result"] == "passed" else "no reason recorded")
             out.append(
                 "| "
                 + " | ".join(
@@ -134,10 +153,11 @@ def render(data: dict[str, Any]) -> str:
                         if s.get("connector") not in ("memstore", "tree")
                         else f"sdk ({s['connector']})",
                         RESULT_TEXT.get(s["result"], s["result"]),
+                        _cell(why if s["result"] != "passed" else ""),
                         str(s["runs"]),
                         str(s["failures"]),
-                        str(s["bytes_lost"]),
-                        _cell(notes),
+                        str(s["bytes_lost"]) if did_run else "-",
+                        _cell(s.get("notes") or ""),
                     ]
                 )
                 + " |"
