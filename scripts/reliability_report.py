@@ -64,7 +64,10 @@ def render(data: dict[str, Any]) -> str:
             f" (test calls {run.get('reliability_seconds', '?')} s)."
         )
     else:
-        out.append("No complete run of tests/reliability recorded yet.")
+        out.append(
+            "No single run of the whole of tests/reliability recorded: the results come from"
+            " the runs listed next."
+        )
     partial = data.get("partial_runs") or []
     if partial:
         out.append("")
