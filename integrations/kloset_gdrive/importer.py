@@ -121,7 +121,6 @@ class GdriveImporter(Importer[GdriveOptions]):
                 yield rec
         with self._lock:
             self._done = True
-            self._maybe_commit()
 
     def _start(self, walker: Walker) -> tuple[Meta, str]:
         """Resolve the location, take a changes token (incremental) before anything is listed,
@@ -238,11 +237,14 @@ class GdriveImporter(Importer[GdriveOptions]):
                     self._failed_ids.add(file_id)
                 else:  # a failure we cannot place: replay every change next time
                     self._failed = True
-            self._maybe_commit()
 
     def _maybe_commit(self) -> None:
         """Store the new page token once every record is acked, with the ids of the files
-        whose content this run did not get (the next run fetches those again)."""
+        whose content this run did not get (the next run fetches those again).
+
+        Called from close() only: a host may ack a record before it opens the content (or
+        while the download is still failing), so only the end of the session knows which
+        downloads failed. A session that never closes saves nothing: the next run replays."""
         if not (self._done and self._pending is not None and self._acked >= self._sent):
             return
         pending, self._pending = self._pending, None
@@ -259,7 +261,9 @@ class GdriveImporter(Importer[GdriveOptions]):
         log.info("incremental: state saved (%d items)", len(pending.items))
 
     def close(self) -> None:
-        self._pending = None
+        with self._lock:
+            self._maybe_commit()
+            self._pending = None
 
 
 def _constant(value: bytes) -> Callable[[], bytes]:

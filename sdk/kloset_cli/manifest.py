@@ -150,8 +150,8 @@ def check_manifest(data: dict[str, Any], where: str = "manifest.yaml") -> list[s
             errs.append(f"{at}: location_flags must be a list of strings")
         else:
             errs += [
-                f"{at}: location flag {f!r} is unknown to Plakar v1.1.4, which would refuse to "
-                f"load the package (known: {', '.join(MANIFEST_FLAGS)})"
+                f"{at}: unknown location flag {f!r}: Plakar v1.1.4 would refuse to load the "
+                f"package (known: {', '.join(MANIFEST_FLAGS)})"
                 for f in flags
                 if f not in MANIFEST_FLAGS
             ]
