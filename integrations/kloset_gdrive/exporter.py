@@ -127,6 +127,9 @@ class GdriveExporter(Exporter[GdriveOptions]):
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="gdrive-upload")
         self._slots = threading.BoundedSemaphore(workers * 2)
         self._reset()
+        # Sign in at Init, as the s3 and sftp exporters do: Plakar's restore fails as a whole
+        # only when the exporter cannot be created; later errors are per-file events.
+        self.ping()
 
     def _reset(self) -> None:
         """Per Export stream: what it restored, for the xattr records at its end."""

@@ -21,7 +21,7 @@ from typing import Any
 import msal
 import requests
 
-from kloset_sdk import ConfigError
+from kloset_sdk import ConfigError, KlosetError
 from kloset_sdk.oauth import TokenFile
 
 from .identity import (
@@ -141,6 +141,14 @@ class UserTokens(_Cached):
 
 
 def token_source(opts: OneDriveOptions, ep: Endpoints, http: requests.Session) -> _Cached:
-    if opts.client_secret:
-        return AppTokens(opts, ep, http)
-    return UserTokens(opts, ep, http)
+    # msal reads the authority's OpenID configuration as it is built: an unreachable
+    # authority_host is a network error there, said in one line that names the key.
+    try:
+        if opts.client_secret:
+            return AppTokens(opts, ep, http)
+        return UserTokens(opts, ep, http)
+    except requests.exceptions.RequestException as exc:
+        raise KlosetError(
+            f"cannot reach the sign-in endpoint {ep.authority} (authority_host): "
+            f"{type(exc).__name__}"
+        ) from None

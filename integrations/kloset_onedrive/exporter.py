@@ -42,6 +42,9 @@ class OneDriveExporter(Exporter[OneDriveOptions]):
         self._folders: Folders | None = None
         self._pool = ThreadPoolExecutor(opts.workers, thread_name_prefix="onedrive-upload")
         self._slots = threading.BoundedSemaphore(2 * opts.workers)
+        # Sign in at Init, as the s3 and sftp exporters do: Plakar's restore fails as a whole
+        # only when the exporter cannot be created; later errors are per-file events.
+        self.ping()
 
     @property
     def client(self) -> GraphClient:

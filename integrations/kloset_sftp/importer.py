@@ -86,6 +86,9 @@ class SFTPImporter(Importer[SFTPOptions]):
         host_jobs = ctx.maxconcurrency if ctx.maxconcurrency > 0 else DEFAULT_CONCURRENCY
         self.session = SFTPSession(opts, opts.concurrency or min(host_jobs, DEFAULT_CONCURRENCY))
         self._names = _Names()
+        # A missing or unreachable root fails Init (as Plakar's fs importer does), not the
+        # walk: a backup of nothing would otherwise complete "with 1 error".
+        self.ping()
 
     def identity(self) -> Identity:
         ep = self.session.endpoint
