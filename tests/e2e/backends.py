@@ -93,7 +93,7 @@ class E2EBackends:
         where = self.tmp / self.fresh()
         if seed:
             _write(where, seed)
-        return Spot("fs", f"posixfs://{where}", {}, lambda: _read(where), {"path": where})
+        return Spot("fs", f"posixfs://{where}", {}, lambda: files_below(where), {"path": where})
 
     def _s3(self, seed: dict[str, bytes]) -> Spot:
         server = self.seaweedfs
@@ -129,7 +129,7 @@ class E2EBackends:
             _write(where, seed)
         keys = {"identity": str(server.key_path), "known_hosts": str(server.known_hosts_path)}
         loc = f"sftp://{server.user}@{server.host}:{server.port}{where}"
-        return Spot("sftp", loc, keys, lambda: _read(where), {"path": where})
+        return Spot("sftp", loc, keys, lambda: files_below(where), {"path": where})
 
     def _gdrive(self, seed: dict[str, bytes]) -> Spot:
         from tests.emulators.drive import CLIENT_ID, CLIENT_SECRET
@@ -203,7 +203,8 @@ def _write(root: Path, files: dict[str, bytes]) -> None:
         path.write_bytes(data)
 
 
-def _read(root: Path) -> dict[str, bytes]:
+def files_below(root: Path) -> dict[str, bytes]:
+    """rel path -> bytes of every regular file below root (symlinks left out)."""
     if not root.exists():
         return {}
     return {

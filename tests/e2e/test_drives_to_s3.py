@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kloset_sdk.harness.plakar import PlakarHome
-from tests.e2e.backends import E2EBackends, Spot
+from tests.e2e.backends import E2EBackends, Spot, files_below
 from tests.e2e.run import add_config, ok, snapshots
 from tests.e2e.trees import MiB, digests
 
@@ -42,9 +42,7 @@ def _graph_downloads(emu: Any) -> list[dict[str, Any]]:
 
 def _restored(plakar: PlakarHome, store: str, snap: str, to: Path) -> dict[str, bytes]:
     ok(plakar.run("at", store, "restore", "-to", str(to), snap), f"restore {snap}")
-    return {
-        p.relative_to(to).as_posix(): p.read_bytes() for p in sorted(to.rglob("*")) if p.is_file()
-    }
+    return files_below(to)
 
 
 def _change_gdrive(backends: E2EBackends, spot: Spot) -> None:

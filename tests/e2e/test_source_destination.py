@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kloset_sdk.harness.plakar import PlakarHome
-from tests.e2e.backends import NAMES, E2EBackends
+from tests.e2e.backends import NAMES, E2EBackends, files_below
 from tests.e2e.run import add_config, ok, snapshots
 from tests.e2e.trees import MiB, digests, kinds_files, snapshot_of, write_kinds_tree
 
@@ -27,21 +27,13 @@ def _repo(plakar: PlakarHome, tmp_path: Path) -> str:
     return repo
 
 
-def _files_below(root: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and not p.is_symlink()
-    }
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_source(plakar: PlakarHome, backends: E2EBackends, tmp_path: Path, name: str) -> None:
     if name in POSIX:
         spot = backends.spot(name)
         tree = spot.extra["path"]
         write_kinds_tree(tree, big=BIG)
-        want = _files_below(tree)
+        want = files_below(tree)
     else:
         want = kinds_files(big=BIG)
         spot = backends.spot(name, seed=want)
@@ -58,14 +50,14 @@ def test_source(plakar: PlakarHome, backends: E2EBackends, tmp_path: Path, name:
     if name in POSIX:
         assert snapshot_of(dst) == snapshot_of(spot.extra["path"])
     else:
-        assert digests(_files_below(dst)) == digests(want)
+        assert digests(files_below(dst)) == digests(want)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_destination(plakar: PlakarHome, backends: E2EBackends, tmp_path: Path, name: str) -> None:
     src = tmp_path / "src"
     write_kinds_tree(src, big=BIG)
-    want = _files_below(src)
+    want = files_below(src)
     repo = _repo(plakar, tmp_path)
     ok(plakar.run("at", repo, "backup", "-no-progress", str(src)), "backup")
     (snap,) = snapshots(plakar, repo)
