@@ -21,6 +21,10 @@ and pinned by tests/emulators/test_servers.py::test_seaweedfs_features):
 - Credentials: wrong access key -> InvalidAccessKeyId, wrong secret -> SignatureDoesNotMatch.
   A second identity (`ro_access_key`) may only Read and List: writes -> AccessDenied.
 - Not AWS-like: keys containing `//` or `./` are rejected; bucket names need 3+ characters.
+- Each bucket is a collection with at least one volume of its own, and `weed mini` caps the
+  volume count at free disk / volume size (74 on an 80 GB disk): past that, every PUT into a new
+  bucket answers InternalError. The suite creates hundreds of buckets, so `-volume.max` is set
+  high (volumes are sparse files; 120 one-object buckets take 2 MB).
 
 Run alone: `python -m tests.emulators.seaweedfs --serve [--dir D]` prints `READY {json}` and
 serves until SIGTERM/SIGINT.
@@ -290,6 +294,7 @@ class SeaweedFS:
             f"-filer.port={filer}",
             f"-s3.port={s3}",
             f"-admin.port={admin}",
+            "-volume.max=3000",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             "-webdav=false",
