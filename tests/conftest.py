@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import json
 import os
@@ -16,6 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 GOHOST = ROOT / ".build" / "bin" / "gohost"
 GOREF = ROOT / ".build" / "bin" / "gorefplugin"
+#: Every integration, by the name scripts/package takes.
+INTEGRATIONS = ("fs", "s3", "sftp", "gdrive", "onedrive")
 
 pytest_plugins = [
     m
@@ -75,3 +78,36 @@ def clean_env() -> dict[str, str]:
     for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         env.pop(k, None)
     return env
+
+
+@pytest.fixture(scope="session")
+def host_packages(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """One host-only build of the five packages per run, shared by tests/packaging and tests/e2e.
+
+    `scripts/package --host-only` leaves `<name>/` (the unpacked package) and the `.ptar` that
+    `plakar pkg create` made of it. Under pytest-xdist the workers share one build: the first
+    to take the lock builds, the others wait and reuse it."""
+    from kloset_sdk.harness.plakar import find_plakar
+
+    base = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        base = base.parent  # shared by every worker of this run
+    out = base / "host-packages"
+    with open(base / "host-packages.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "BUILT").exists():
+            try:
+                plakar = find_plakar(ROOT)
+            except FileNotFoundError as exc:
+                pytest.fail(str(exc))
+            proc = subprocess.run(
+                [str(ROOT / "scripts" / "package"), "--host-only", "--out", str(out)]
+                + list(INTEGRATIONS),
+                capture_output=True,
+                text=True,
+                timeout=900,
+                env={**os.environ, "PLAKAR": str(plakar)},
+            )
+            assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
+            (out / "BUILT").touch()
+    return out

@@ -38,17 +38,9 @@ def plakar_bin() -> Path:
 
 
 @pytest.fixture(scope="session")
-def ptars(tmp_path_factory: pytest.TempPathFactory, plakar_bin: Path) -> dict[str, Path]:
+def ptars(host_packages: Path, plakar_bin: Path) -> dict[str, Path]:
     """name -> the .ptar file `scripts/package --host-only` wrote for this machine."""
-    out = tmp_path_factory.mktemp("e2e-dist")
-    proc = subprocess.run(
-        [str(ROOT / "scripts" / "package"), "--host-only", "--out", str(out), *PACKAGES],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env={**os.environ, "PLAKAR": str(plakar_bin)},
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
+    out = host_packages
     found: dict[str, Path] = {}
     for name, pkg in PACKAGES.items():
         files = sorted(out.glob(f"{pkg}_*.ptar"))

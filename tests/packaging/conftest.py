@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import INTEGRATIONS, ROOT
 
-ALL = ["fs", "s3", "sftp", "gdrive", "onedrive"]
+ALL = list(INTEGRATIONS)
 BARE_PYTHON = Path("/usr/bin/python3")
 
 
@@ -29,17 +29,8 @@ def available() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("dist")
-    names = available()
-    proc = subprocess.run(
-        [str(ROOT / "scripts" / "package"), "--host-only", "--out", str(out), *names],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr[-4000:]
-    return {n: out / n for n in names}
+def packages(host_packages: Path) -> dict[str, Path]:
+    return {n: host_packages / n for n in available()}
 
 
 def unpack(pkg: Path, env: dict[str, str], python: str = str(BARE_PYTHON)) -> str:
