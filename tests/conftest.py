@@ -81,7 +81,7 @@ def clean_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def host_packages(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+def host_packages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One host-only build of the five packages per run, shared by tests/packaging and tests/e2e.
 
     `scripts/package --host-only` leaves `<name>/` (the unpacked package) and the `.ptar` that
@@ -90,7 +90,7 @@ def host_packages(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> P
     from kloset_sdk.harness.plakar import find_plakar
 
     base = tmp_path_factory.getbasetemp()
-    if worker_id != "master":
+    if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent  # shared by every worker of this run
     out = base / "host-packages"
     with open(base / "host-packages.lock", "w") as lock:
