@@ -24,8 +24,8 @@ class Servicer(Generic[C]):
     """
 
     kind: ClassVar[str]
-    service: ClassVar[str]  # the gRPC service name, e.g. "store.Store"
-    pb: ClassVar[ModuleType]  # the kind's generated messages
+    service: ClassVar[str]  # the gRPC service of `pb`, e.g. "store.Store"
+    pb: ClassVar[ModuleType]  # the kind's generated messages (`messages=` in the class line)
     #: Unary methods besides Init/Ping/Close; messages are pb.<Name>Request / pb.<Name>Response.
     unary: ClassVar[tuple[str, ...]] = ()
 
