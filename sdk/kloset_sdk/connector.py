@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from abc import ABCMeta
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, NoReturn, TypeVar
+from typing import Any, ClassVar, Generic, NoReturn, TypeVar, get_args
 
 import grpc
 
@@ -43,18 +44,40 @@ class Identity:
     flags: Flag = Flag.NONE
 
 
-class Connector(Generic[OptT]):
+class Connector(Generic[OptT], metaclass=ABCMeta):
     """Base of Importer, Exporter and Storage.
 
-    Subclasses set `options_class` (a dataclass built with `options.option`), `type_name`, and
-    implement `identity()` when origin/root depend on the config. `__init__` receives the parsed
-    options; raise `ConfigError` there for checks a schema cannot express.
+    Subclasses set `type_name` (which makes them concrete) and implement `identity()` when
+    origin/root depend on the config. The options dataclass (built with `options.option`) is the
+    type parameter, `class X(Storage[XOptions])`, or an explicit `options_class`. `__init__`
+    receives the parsed options; raise `ConfigError` there for checks a schema cannot express.
     """
 
     options_class: ClassVar[type[Any]]
     type_name: ClassVar[str] = ""
     flags: ClassVar[Flag] = Flag.NONE
     kind: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Derive `options_class`; refuse, at import, a concrete connector missing a method."""
+        super().__init_subclass__(**kwargs)
+        if "options_class" not in cls.__dict__:
+            for base in cls.__dict__.get("__orig_bases__", ()):
+                args = get_args(base)
+                if args and isinstance(args[0], type):
+                    cls.options_class = args[0]
+        if not cls.type_name:
+            return  # an abstract base: ABCMeta still refuses to instantiate it
+        abstract = {n for b in cls.__mro__[1:] for n in getattr(b, "__abstractmethods__", ())}
+        missing = sorted(
+            n for n in abstract if getattr(getattr(cls, n, None), "__isabstractmethod__", False)
+        )
+        if missing:
+            raise TypeError(f"{cls.__qualname__} does not implement {', '.join(missing)}")
+        if not isinstance(getattr(cls, "options_class", None), type):
+            raise TypeError(
+                f"{cls.__qualname__}: no options class (write {cls.__bases__[0].__name__}[Options])"
+            )
 
     def __init__(self, opts: OptT, ctx: InitContext) -> None:
         self.opts = opts
@@ -153,7 +176,14 @@ def _is_abort(exc: BaseException) -> bool:
     return type(exc) is Exception and not exc.args
 
 
+class NotInitialized(KlosetError):
+    """A call that needs the connector arrived before Init built one."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
 def require(conn: Connector[Any] | None, what: str) -> Connector[Any]:
+    """`conn`, or NotInitialized naming the call (`what`, e.g. "storage: Open")."""
     if conn is None:
-        raise ConfigError("", f"{what} called before a successful Init")
+        raise NotInitialized(f"{what} called before a successful Init")
     return conn

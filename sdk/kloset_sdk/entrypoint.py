@@ -10,13 +10,15 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 import grpc
 
 from . import log as _log
 from .connector import Connector, make_resolver
+from .servicer import Servicer
 
 KINDS = ("importer", "exporter", "storage")
 
@@ -34,31 +36,33 @@ def quiet_interrupts() -> None:
     signal.signal(signal.SIGINT, _exit_interrupted)
 
 
-def registrar(
-    kind: str, connectors: type[Connector[Any]] | Mapping[str, type[Connector[Any]]]
-) -> Any:
-    """The function that adds the servicer for `kind` to a grpc server (also used by tests)."""
+Connectors = type[Connector[Any]] | Mapping[str, type[Connector[Any]]]
+
+
+def registrar(kind: str, connectors: Connectors) -> Callable[[grpc.Server, threading.Event], None]:
+    """The function that adds the servicer for `kind` to a grpc server."""
     resolve = make_resolver(connectors)
+    servicer: type[Servicer[Any]]
     if kind == "importer":
-        from .importer import add_to_server
+        from .importer import ImporterServicer as servicer
     elif kind == "exporter":
-        from .exporter import add_to_server
+        from .exporter import ExporterServicer as servicer
     elif kind == "storage":
-        from .storage import add_to_server
+        from .storage import StorageServicer as servicer
     else:
         raise ValueError(f"unknown connector kind {kind!r} (want one of {', '.join(KINDS)})")
-
-    def register(server: grpc.Server) -> None:
-        add_to_server(server, resolve)
-
-    return register
+    return lambda server, host_gone: servicer(resolve, host_gone).register(server)
 
 
-def serve(
-    kind: str,
-    connectors: type[Connector[Any]] | Mapping[str, type[Connector[Any]]],
-    argv: list[str] | None = None,
-) -> NoReturn:
+def serve_on(server: grpc.Server, kind: str, connectors: Connectors) -> threading.Event:
+    """Serve `kind` on a server the caller owns, e.g. on a TCP port in a test (go-kloset-sdk's
+    RunXOn(listener)); set the returned event when the host is gone."""
+    host_gone = threading.Event()
+    registrar(kind, connectors)(server, host_gone)
+    return host_gone
+
+
+def serve(kind: str, connectors: Connectors, argv: list[str] | None = None) -> NoReturn:
     """Serve one connector kind on stdin/stdout until stdin closes, then exit 0.
 
     Extra argv (a manifest's `args`) are accepted and ignored, as Plakar may append them.

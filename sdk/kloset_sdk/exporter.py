@@ -1,7 +1,6 @@
 """Exporter: called once per record with its content as a file object (docs/PROTOCOL.md: Exporter).
 
     class DirExporter(Exporter[DirOptions]):
-        options_class = DirOptions
         type_name = "dir"
 
         def export(self, record: Record, content: ChunkStream | None) -> None:
@@ -30,11 +29,11 @@ import grpc
 
 from ._pb import connectors_pb2 as cpb
 from ._pb import exporter_pb2 as pb
-from ._pb import exporter_pb2_grpc as pb_grpc
-from .chunks import ChunkStream, announce_first
-from .connector import Connector, InitContext, OptT, Resolver, abort, build, guarded, require
+from .chunks import ChunkStream, _short_varint, announce_first
+from .connector import Connector, OptT, abort
 from .errors import ProtocolError, status_of
 from .records import Record, basename
+from .servicer import Servicer, Stream
 
 log = logging.getLogger(__name__)
 _END = object()
@@ -60,54 +59,39 @@ def _result(rec: cpb.Record, error: str = "") -> pb.ExportResponse:
     return pb.ExportResponse(result=cpb.Result(header=header, error=error))
 
 
-class ExporterServicer(pb_grpc.ExporterServicer):
-    def __init__(self, resolve: Resolver) -> None:
-        self._resolve = resolve
-        self._conn: Exporter[Any] | None = None
+#: One incoming message: a record (or an empty packet) as protobuf, a content chunk as a view.
+Incoming = pb.ExportRequest | memoryview
 
-    def _exporter(self) -> Exporter[Any]:
-        conn = require(self._conn, "exporter")
-        assert isinstance(conn, Exporter)
-        return conn
 
-    @guarded("init")
-    def Init(self, request: pb.InitRequest, context: grpc.ServicerContext) -> pb.InitResponse:
-        o = request.options
-        ctx = InitContext(
-            kind="exporter",
-            proto=request.proto,
-            config=dict(request.config),
-            hostname=o.hostname,
-            os=o.os,
-            arch=o.arch,
-            cwd=o.cwd,
-            maxconcurrency=int(o.maxconcurrency),
-            excludes=tuple(o.excludes),
-            noxattr=o.noxattr,
-        )
-        conn = build(self._resolve, ctx)
-        self._conn = conn  # type: ignore[assignment]
-        ident = conn.identity()
-        return pb.InitResponse(
-            origin=ident.origin, type=ident.type, root=ident.root, flags=int(ident.flags)
-        )
+def parse_export_request(raw: bytes) -> Incoming:
+    """A chunk message `{bytes chunk = 2}` as a view into `raw` (no protobuf object, no copy).
 
-    @guarded("ping")
-    def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingResponse:
-        self._exporter().ping()
-        return pb.PingResponse()
+    Anything else, or a chunk message with more than that one field, goes through protobuf.
+    """
+    if raw[:1] == b"\x12":
+        size, pos = _short_varint(raw, 1, len(raw))
+        if size >= 0 and pos + size == len(raw):
+            return memoryview(raw)[pos:]
+    msg = pb.ExportRequest.FromString(raw)
+    return memoryview(msg.chunk) if msg.WhichOneof("packet") == "chunk" else msg
 
-    @guarded("close")
-    def Close(self, request: pb.CloseRequest, context: grpc.ServicerContext) -> pb.CloseResponse:
-        if self._conn is not None:
-            self._conn.close()
-        return pb.CloseResponse()
+
+class ExporterServicer(Servicer[Exporter[Any]], kind="exporter", messages=pb):
+    def streams(self) -> dict[str, Stream]:
+        """Export receives its chunks without protobuf objects."""
+        return {
+            "Export": (
+                grpc.stream_stream_rpc_method_handler,
+                parse_export_request,
+                pb.ExportResponse.SerializeToString,
+            )
+        }
 
     def Export(
-        self, request_iterator: Iterator[pb.ExportRequest], context: grpc.ServicerContext
+        self, request_iterator: Iterator[Incoming], context: grpc.ServicerContext
     ) -> Iterator[pb.ExportResponse]:
         try:
-            conn = self._exporter()
+            conn = self.connector("Export")
         except Exception as exc:  # noqa: BLE001
             abort(context, exc, "export")
         out: queue.Queue[Any] = queue.Queue(maxsize=1024)
@@ -133,14 +117,14 @@ class ExporterServicer(pb_grpc.ExporterServicer):
     def _consume(
         self,
         conn: Exporter[Any],
-        requests: Iterator[pb.ExportRequest],
+        requests: Iterator[Incoming],
         out: queue.Queue[Any],
     ) -> None:
         it = iter(requests)
-        pending: list[pb.ExportRequest] = []
+        pending: list[Incoming] = []
         futures: list[Future[None]] = []  # finish() runs after these, as documented
 
-        def next_request() -> pb.ExportRequest | None:
+        def next_request() -> Incoming | None:
             if pending:
                 return pending.pop()
             return next(it, None)
@@ -150,9 +134,8 @@ class ExporterServicer(pb_grpc.ExporterServicer):
                 req = next_request()
                 if req is None:
                     break
-                which = req.WhichOneof("packet")
-                if which != "record":
-                    if which == "chunk" and req.chunk:
+                if isinstance(req, memoryview) or not req.HasField("record"):
+                    if isinstance(req, memoryview) and req:
                         out.put(_result(cpb.Record(), "protocol: content chunk without a record"))
                     continue
                 rec = req.record
@@ -193,11 +176,11 @@ class ExporterServicer(pb_grpc.ExporterServicer):
     def _content(
         rec: cpb.Record,
         next_request: Any,
-        pending: list[pb.ExportRequest],
+        pending: list[Incoming],
     ) -> ChunkStream:
         done = [False]
 
-        def next_chunk() -> bytes | None:
+        def next_chunk() -> memoryview | None:
             if done[0]:
                 return None
             req = next_request()
@@ -207,11 +190,11 @@ class ExporterServicer(pb_grpc.ExporterServicer):
                     f"{rec.pathname}: unexpected EOF (the host ended the stream without the"
                     " end-of-content marker)"
                 )
-            if req.WhichOneof("packet") == "chunk":
-                if not req.chunk:
+            if isinstance(req, memoryview):
+                if not req:
                     done[0] = True
                     return None
-                return bytes(req.chunk)
+                return req
             pending.append(req)
             done[0] = True
             raise ProtocolError(f"{rec.pathname}: next record arrived before end of content")
@@ -238,7 +221,3 @@ def _check_record(rec: cpb.Record) -> None:
         raise ProtocolError(f"{shown}: a NUL byte in the path; not restored")
     if not rec.isXattr and not rec.error and not rec.HasField("fileInfo"):
         raise ProtocolError(f"{rec.pathname}: a record without fileInfo; not restored")
-
-
-def add_to_server(server: grpc.Server, resolve: Resolver) -> None:
-    pb_grpc.add_ExporterServicer_to_server(ExporterServicer(resolve), server)

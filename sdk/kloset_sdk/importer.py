@@ -2,7 +2,6 @@
 Importer).
 
     class TreeImporter(Importer[TreeOptions]):
-        options_class = TreeOptions
         type_name = "tree"
 
         def records(self) -> Iterator[Record]:
@@ -26,22 +25,11 @@ from typing import Any
 import grpc
 
 from ._pb import importer_pb2 as pb
-from ._pb import importer_pb2_grpc as pb_grpc
 from .chunks import encode_chunk_message, iter_chunks
-from .connector import (
-    Connector,
-    InitContext,
-    OptT,
-    Resolver,
-    abort,
-    build,
-    guarded,
-    guarded_stream,
-    require,
-)
+from .connector import Connector, OptT, Resolver, abort, guarded_stream
 from .errors import NotFound
 from .records import Opener, Record, key_of
-from .transport import add_service
+from .servicer import Servicer, Stream
 
 log = logging.getLogger(__name__)
 
@@ -60,58 +48,36 @@ class Importer(Connector[OptT]):
     wants_acks = False
 
 
-class ImporterServicer(pb_grpc.ImporterServicer):
-    def __init__(self, resolve: Resolver) -> None:
-        self._resolve = resolve
-        self._conn: Importer[Any] | None = None
+class ImporterServicer(Servicer[Importer[Any]], kind="importer", messages=pb):
+    def __init__(self, resolve: Resolver, host_gone: threading.Event) -> None:
+        super().__init__(resolve, host_gone)
         self._readers: dict[str, Opener] = {}
         self._lock = threading.Lock()
 
-    def _importer(self) -> Importer[Any]:
-        conn = require(self._conn, "importer")
-        assert isinstance(conn, Importer)
-        return conn
-
-    @guarded("init")
-    def Init(self, request: pb.InitRequest, context: grpc.ServicerContext) -> pb.InitResponse:
-        o = request.options
-        ctx = InitContext(
-            kind="importer",
-            proto=request.proto,
-            config=dict(request.config),
-            hostname=o.hostname,
-            os=o.os,
-            arch=o.arch,
-            cwd=o.cwd,
-            maxconcurrency=int(o.maxconcurrency),
-            excludes=tuple(o.excludes),
-            noxattr=o.noxattr,
-        )
-        conn = build(self._resolve, ctx)
-        self._conn = conn  # type: ignore[assignment]
-        ident = conn.identity()
-        return pb.InitResponse(
-            origin=ident.origin, type=ident.type, root=ident.root, flags=int(ident.flags)
-        )
-
-    @guarded("ping")
-    def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingResponse:
-        self._importer().ping()
-        return pb.PingResponse()
-
-    @guarded("close")
-    def Close(self, request: pb.CloseRequest, context: grpc.ServicerContext) -> pb.CloseResponse:
+    def on_close(self) -> None:
         with self._lock:
             self._readers.clear()
-        if self._conn is not None:
-            self._conn.close()
-        return pb.CloseResponse()
+
+    def streams(self) -> dict[str, Stream]:
+        """Open sends its chunks without protobuf objects."""
+        return {
+            "Import": (
+                grpc.stream_stream_rpc_method_handler,
+                pb.ImportRequest.FromString,
+                pb.ImportResponse.SerializeToString,
+            ),
+            "Open": (
+                grpc.unary_stream_rpc_method_handler,
+                pb.OpenRequest.FromString,
+                encode_chunk_message,
+            ),
+        }
 
     def Import(
         self, request_iterator: Iterator[pb.ImportRequest], context: grpc.ServicerContext
     ) -> Iterator[pb.ImportResponse]:
         try:
-            conn = self._importer()
+            conn = self.connector("Import")
         except Exception as exc:  # noqa: BLE001
             abort(context, exc, "import")
         acks_done = threading.Event()
@@ -157,7 +123,7 @@ class ImporterServicer(pb_grpc.ImporterServicer):
         log.debug("import: %d acks received", ack_count[0])
 
     @guarded_stream("open")
-    def Open(  # yields raw chunks: add_to_server encodes them
+    def Open(  # yields raw chunks: streams() encodes them
         self, request: pb.OpenRequest, context: grpc.ServicerContext
     ) -> Iterator[bytes]:
         key = key_of(request.record)
@@ -172,31 +138,3 @@ class ImporterServicer(pb_grpc.ImporterServicer):
             close = getattr(content, "close", None)
             if close is not None:
                 close()
-
-
-def add_to_server(server: grpc.Server, resolve: Resolver) -> None:
-    """Register the servicer; Open sends its chunks without protobuf objects."""
-    s = ImporterServicer(resolve)
-    handlers = {
-        name: grpc.unary_unary_rpc_method_handler(
-            getattr(s, name),
-            request_deserializer=req.FromString,
-            response_serializer=resp.SerializeToString,
-        )
-        for name, req, resp in (
-            ("Init", pb.InitRequest, pb.InitResponse),
-            ("Ping", pb.PingRequest, pb.PingResponse),
-            ("Close", pb.CloseRequest, pb.CloseResponse),
-        )
-    }
-    handlers["Import"] = grpc.stream_stream_rpc_method_handler(
-        s.Import,
-        request_deserializer=pb.ImportRequest.FromString,
-        response_serializer=pb.ImportResponse.SerializeToString,
-    )
-    handlers["Open"] = grpc.unary_stream_rpc_method_handler(
-        s.Open,
-        request_deserializer=pb.OpenRequest.FromString,
-        response_serializer=encode_chunk_message,
-    )
-    add_service(server, "importer.Importer", handlers)

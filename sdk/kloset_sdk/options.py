@@ -257,6 +257,9 @@ def parse(cls: type[T], config: Mapping[str, str], kind: str) -> T:
         val = getattr(inst, s.name)
         if s.required and (val is None or val == ""):
             raise ConfigError(s.name, "is required")
+    validate = getattr(inst, "validate", None)
+    if validate is not None:  # cross-field checks a schema cannot express; raise ConfigError(key)
+        validate()
     return inst
 
 

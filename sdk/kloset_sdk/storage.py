@@ -1,7 +1,6 @@
 """Storage: a repository backend (docs/PROTOCOL.md: Storage).
 
     class MemStorage(Storage[MemOptions]):
-        options_class = MemOptions
         type_name = "mem"
 
         def create(self, config: bytes) -> None: ...
@@ -29,7 +28,6 @@ from typing import Any
 import grpc
 
 from ._pb import storage_pb2 as pb
-from ._pb import storage_pb2_grpc as pb_grpc
 from .chunks import (
     CHUNK_SIZE,
     MAX_MESSAGE,
@@ -40,20 +38,11 @@ from .chunks import (
     iter_chunks,
     parse_put_request,
 )
-from .connector import (
-    Connector,
-    InitContext,
-    OptT,
-    Resolver,
-    build,
-    guarded,
-    guarded_stream,
-    require,
-)
+from .connector import Connector, OptT, guarded, guarded_stream
 from .errors import Fatal, ProtocolError
 from .layout import MAC_SIZE, Resource, check_mac, resource
 from .records import Content
-from .transport import add_service, host_gone
+from .servicer import Servicer, Stream
 
 log = logging.getLogger(__name__)
 
@@ -97,53 +86,46 @@ class Storage(Connector[OptT]):
     def delete(self, res: Resource, mac: bytes) -> None: ...
 
 
-class StorageServicer(pb_grpc.StoreServicer):
-    def __init__(self, resolve: Resolver) -> None:
-        self._resolve = resolve
-        self._conn: Storage[Any] | None = None
+class StorageServicer(Servicer[Storage[Any]], kind="storage", messages=pb):
+    unary = ("Create", "Open", "Mode", "Size", "List", "Delete")
 
-    def _store(self) -> Storage[Any]:
-        conn = require(self._conn, "storage")
-        assert isinstance(conn, Storage)
-        return conn
-
-    @guarded("init")
-    def Init(self, request: pb.InitRequest, context: grpc.ServicerContext) -> pb.InitResponse:
-        ctx = InitContext(kind="storage", proto=request.proto, config=dict(request.config))
-        conn = build(self._resolve, ctx)
-        self._conn = conn  # type: ignore[assignment]
-        ident = conn.identity()
-        return pb.InitResponse(
-            origin=ident.origin, type=ident.type, root=ident.root, flags=int(ident.flags)
-        )
+    def streams(self) -> dict[str, Stream]:
+        """Put and Get move their chunks without protobuf objects."""
+        return {
+            "Put": (
+                grpc.stream_unary_rpc_method_handler,
+                parse_put_request,
+                pb.PutResponse.SerializeToString,
+            ),
+            "Get": (
+                grpc.unary_stream_rpc_method_handler,
+                pb.GetRequest.FromString,
+                encode_chunk_message,
+            ),
+        }
 
     @guarded("create")
     def Create(self, request: pb.CreateRequest, context: grpc.ServicerContext) -> pb.CreateResponse:
-        self._store().create(bytes(request.config))
+        self.connector("Create").create(bytes(request.config))
         return pb.CreateResponse()
 
     @guarded("open")
     def Open(self, request: pb.OpenRequest, context: grpc.ServicerContext) -> pb.OpenResponse:
-        return pb.OpenResponse(config=self._store().open())
-
-    @guarded("ping")
-    def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingResponse:
-        self._store().ping()
-        return pb.PingResponse()
+        return pb.OpenResponse(config=self.connector("Open").open())
 
     @guarded("mode")
     def Mode(self, request: pb.ModeRequest, context: grpc.ServicerContext) -> pb.ModeResponse:
-        return pb.ModeResponse(mode=self._store().mode())
+        return pb.ModeResponse(mode=self.connector("Mode").mode())
 
     @guarded("size")
     def Size(self, request: pb.SizeRequest, context: grpc.ServicerContext) -> pb.SizeResponse:
-        return pb.SizeResponse(size=self._store().size())
+        return pb.SizeResponse(size=self.connector("Size").size())
 
     @guarded("list")
     def List(self, request: pb.ListRequest, context: grpc.ServicerContext) -> pb.ListResponse:
         res = resource(request.type)
         macs = []
-        for mac in self._store().list(res):
+        for mac in self.connector("List").list(res):
             if len(mac) != MAC_SIZE:
                 raise Fatal(f"list {res.name.lower()}: backend returned a {len(mac)}-byte MAC")
             macs.append(mac)
@@ -155,7 +137,7 @@ class StorageServicer(pb_grpc.StoreServicer):
         return pb.ListResponse(macs=macs)
 
     @guarded("put")
-    def Put(  # requests are parsed by chunks.parse_put_request (see add_to_server)
+    def Put(  # requests are parsed by chunks.parse_put_request (see streams)
         self, request_iterator: Iterator[PutMessage], context: grpc.ServicerContext
     ) -> pb.PutResponse:
         it = iter(request_iterator)
@@ -164,7 +146,7 @@ class StorageServicer(pb_grpc.StoreServicer):
             raise ProtocolError("put: empty stream (no mac/type message)")
         mac = check_mac(bytes(first.mac))
         res = resource(first.type)
-        incoming = _Incoming(it, context)
+        incoming = _Incoming(it, context, self.host_gone)
         data = ChunkStream(
             announce_first(
                 incoming.next_chunk,
@@ -172,13 +154,13 @@ class StorageServicer(pb_grpc.StoreServicer):
             )
         )
         try:
-            written = self._store().put(res, mac, data, int(first.flags))
+            written = self.connector("Put").put(res, mac, data, int(first.flags))
         finally:
             incoming.close()
         return pb.PutResponse(bytes_written=written if written >= 0 else data.bytes_read)
 
     @guarded_stream("get")
-    def Get(  # yields raw chunks: add_to_server encodes them
+    def Get(  # yields raw chunks: streams() encodes them
         self, request: pb.GetRequest, context: grpc.ServicerContext
     ) -> Iterator[bytes]:
         mac = check_mac(bytes(request.mac))
@@ -186,7 +168,7 @@ class StorageServicer(pb_grpc.StoreServicer):
         offset = length = None
         if request.HasField("range"):
             offset, length = int(request.range.offset), int(request.range.length)
-        content = self._store().get(res, mac, offset, length)
+        content = self.connector("Get").get(res, mac, offset, length)
         sent = 0
         try:
             for chunk in iter_chunks(content, CHUNK_SIZE):
@@ -209,14 +191,8 @@ class StorageServicer(pb_grpc.StoreServicer):
 
     @guarded("delete")
     def Delete(self, request: pb.DeleteRequest, context: grpc.ServicerContext) -> pb.DeleteResponse:
-        self._store().delete(resource(request.type), check_mac(bytes(request.mac)))
+        self.connector("Delete").delete(resource(request.type), check_mac(bytes(request.mac)))
         return pb.DeleteResponse()
-
-    @guarded("close")
-    def Close(self, request: pb.CloseRequest, context: grpc.ServicerContext) -> pb.CloseResponse:
-        if self._conn is not None:
-            self._conn.close()
-        return pb.CloseResponse()
 
 
 class _Incoming:
@@ -229,16 +205,19 @@ class _Incoming:
     sees the end only after that check passed: nothing is committed earlier than before.
     """
 
-    def __init__(self, it: Iterator[PutMessage], context: grpc.ServicerContext) -> None:
+    def __init__(
+        self, it: Iterator[PutMessage], context: grpc.ServicerContext, host_gone: threading.Event
+    ) -> None:
         self._it = it
         self._context = context
+        self._host_gone = host_gone
         self._queue: queue.Queue[memoryview | BaseException | None] | None = None
         self._closed = False
 
     def _receive(self) -> memoryview | None:
         req = next(self._it, None)  # raises grpc.RpcError if the host cancels or goes away
         if req is None:
-            return None if _clean_end(self._context, self._it) else _cancelled()
+            return None if _clean_end(self._context, self._it, self._host_gone) else _cancelled()
         if len(req.mac) or req.type:
             raise ProtocolError("put: mac/type repeated after the first message")
         return req.chunk
@@ -277,7 +256,9 @@ class _Incoming:
         self._closed = True
 
 
-def _clean_end(context: grpc.ServicerContext, requests: Iterator[PutMessage]) -> bool:
+def _clean_end(
+    context: grpc.ServicerContext, requests: Iterator[PutMessage], host_gone: threading.Event
+) -> bool:
     """True if the request stream ended by a half-close, not by a cancel or a dead host.
 
     grpcio reports a cancelled stream (the host's RST_STREAM, or the connection closing when
@@ -286,7 +267,7 @@ def _clean_end(context: grpc.ServicerContext, requests: Iterator[PutMessage]) ->
     milliseconds: any fixed wait (2 ms, later 30 ms) is a bet. Two checks instead:
 
     - the host going away is known before the relay's end of the socket closes
-      (`transport.host_gone`, set first), so that cause is never mistaken for a half-close;
+      (`host_gone`, set first by the transport), so that cause is never mistaken for a half-close;
     - for a cancel, grpc posts the close event when it ends the stream, so asking for one more
       message (it completes at once, empty, after a real half-close) puts a completion behind
       that event on the same queue: when it comes back, a cancel is already marked (the
@@ -307,37 +288,3 @@ def _clean_end(context: grpc.ServicerContext, requests: Iterator[PutMessage]) ->
 
 def _cancelled() -> memoryview:
     raise ProtocolError("put: the host abandoned the stream before its end; nothing stored")
-
-
-def add_to_server(server: grpc.Server, resolve: Resolver) -> None:
-    """Register the servicer; Put and Get move their chunks without protobuf objects."""
-    s = StorageServicer(resolve)
-    handlers = {
-        name: grpc.unary_unary_rpc_method_handler(
-            getattr(s, name),
-            request_deserializer=req.FromString,
-            response_serializer=resp.SerializeToString,
-        )
-        for name, req, resp in (
-            ("Init", pb.InitRequest, pb.InitResponse),
-            ("Create", pb.CreateRequest, pb.CreateResponse),
-            ("Open", pb.OpenRequest, pb.OpenResponse),
-            ("Ping", pb.PingRequest, pb.PingResponse),
-            ("Mode", pb.ModeRequest, pb.ModeResponse),
-            ("Size", pb.SizeRequest, pb.SizeResponse),
-            ("List", pb.ListRequest, pb.ListResponse),
-            ("Delete", pb.DeleteRequest, pb.DeleteResponse),
-            ("Close", pb.CloseRequest, pb.CloseResponse),
-        )
-    }
-    handlers["Put"] = grpc.stream_unary_rpc_method_handler(
-        s.Put,
-        request_deserializer=parse_put_request,
-        response_serializer=pb.PutResponse.SerializeToString,
-    )
-    handlers["Get"] = grpc.unary_stream_rpc_method_handler(
-        s.Get,
-        request_deserializer=pb.GetRequest.FromString,
-        response_serializer=encode_chunk_message,
-    )
-    add_service(server, "store.Store", handlers)

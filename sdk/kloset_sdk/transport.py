@@ -55,10 +55,6 @@ RELAY_BUF = 1 << 20
 #: grpc's writes do not block on the relay (capped by net.core.[rw]mem_max; harmless if so).
 SOCK_BUF = 4 << 20
 DEFAULT_WORKERS = 128
-#: Set once the host is gone (stdin ended or the wire broke), *before* the relay's end of the
-#: socket closes and grpc turns the open calls into plain ends of their request streams: a Put
-#: that sees its requests end checks this, so it never commits a stream the host abandoned.
-host_gone = threading.Event()
 #: HTTP/2 receive window per stream. With BDP probing, grpc grows its windows from the measured
 #: bandwidth x ping round trip; on a local pipe whose consumer is a disk, that lets the host run
 #: far ahead, and grpc buffers it all: storing a 1 GiB packfile peaked at 74-184 MB RSS. A fixed
@@ -79,18 +75,11 @@ SERVER_OPTIONS: list[tuple[str, int]] = [
 ]
 
 
-def add_service(
-    server: grpc.Server, service: str, handlers: dict[str, grpc.RpcMethodHandler]
-) -> None:
-    """Register `handlers` for `service` as the generated add_*_to_server functions do.
-
-    The servicers build their own tables so bulk methods can use wire-level (de)serializers
-    (chunks.encode_chunk_message, chunks.parse_put_request) instead of protobuf objects.
-    """
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
-    add_registered = getattr(server, "add_registered_method_handlers", None)
-    if add_registered is not None:  # grpcio >= 1.63: skips the per-call method lookup
-        add_registered(service, handlers)
+#: Adds the servicers to a server, handing them the host-gone event: set once the host is gone
+#: (stdin ended or the wire broke), *before* the relay's end of the socket closes and grpc turns
+#: the open calls into plain ends of their request streams, so a Put that sees its requests end
+#: never commits a stream the host abandoned.
+Register = Callable[[grpc.Server, threading.Event], None]
 
 
 def guard_stdio() -> tuple[int, int]:
@@ -120,12 +109,12 @@ def guard_stdio() -> tuple[int, int]:
 
 
 def start_server(
-    register: Callable[[grpc.Server], None], workers: int, path: str
+    register: Register, workers: int, path: str, host_gone: threading.Event
 ) -> tuple[grpc.Server, ThreadPoolExecutor]:
     """Start a gRPC server listening on the Unix socket `path` (inside a private directory)."""
     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kloset-rpc")
     server = grpc.server(executor, options=SERVER_OPTIONS)
-    register(server)
+    register(server, host_gone)
     server.add_insecure_port("unix:" + path)
     server.start()
     return server, executor
@@ -144,13 +133,13 @@ def connect(path: str) -> socket.socket:
 
 
 def private_server(
-    register: Callable[[grpc.Server], None], workers: int
+    register: Register, workers: int, host_gone: threading.Event
 ) -> tuple[grpc.Server, socket.socket, ThreadPoolExecutor]:
     """Start a gRPC server reachable only through the returned connected socket."""
     tmp = tempfile.mkdtemp(prefix="kloset-")  # mkdtemp makes it 0700
     path = os.path.join(tmp, "grpc.sock")
     try:
-        server, executor = start_server(register, workers, path)
+        server, executor = start_server(register, workers, path, host_gone)
         sock = connect(path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -282,7 +271,8 @@ class RelayProcess:
 
     END_ACK_WAIT = 2.0
 
-    def __init__(self, in_fd: int, out_fd: int, path: str) -> None:
+    def __init__(self, in_fd: int, out_fd: int, path: str, host_gone: threading.Event) -> None:
+        self.host_gone = host_gone
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
         # SIGINT is blocked across the fork so the child can never run the parent's handler
@@ -334,7 +324,7 @@ class RelayProcess:
             os.read(self._from_child, 1)  # b"E", or b"" if the child died
         except OSError:
             pass
-        host_gone.set()
+        self.host_gone.set()
         try:
             os.write(self._to_child, b"K")
         except OSError:
@@ -344,7 +334,7 @@ class RelayProcess:
         """Block until the relay ends (stdin EOF, or the host went away); its exit status."""
         _, status = os.waitpid(self.pid, 0)
         self.pid = 0
-        host_gone.set()
+        self.host_gone.set()
         return os.waitstatus_to_exitcode(status)
 
     def stop(self) -> None:
@@ -362,25 +352,25 @@ class _Interrupted(BaseException):
     """Raised in the main thread by SIGINT to leave the wait for the relay (never escapes)."""
 
 
-def _on_sigint(signum: int, frame: object) -> None:
-    _note_sigint(signum, frame)
-    raise _Interrupted()
-
-
-def _note_sigint(signum: int, frame: object) -> None:
-    """SIGINT while stopping: remember it; a second one ends the process at once."""
-    if interrupted.is_set():
-        os._exit(EXIT_INTERRUPTED)
-    interrupted.set()
-    host_gone.set()  # first: a Put whose requests end from now on must not commit
-
-
-def serve_stdio(register: Callable[[grpc.Server], None], workers: int | None = None) -> NoReturn:
+def serve_stdio(register: Register, workers: int | None = None) -> NoReturn:
     """Serve until stdin reaches EOF, then stop in-flight calls and exit 0 (§9 item 4).
 
     SIGINT stops the same way and exits 130 (see the module docstring).
     """
-    signal.signal(signal.SIGINT, _on_sigint)
+    host_gone = threading.Event()
+
+    def note_sigint(signum: int, frame: object) -> None:
+        """SIGINT while stopping: remember it; a second one ends the process at once."""
+        if interrupted.is_set():
+            os._exit(EXIT_INTERRUPTED)
+        interrupted.set()
+        host_gone.set()  # first: a Put whose requests end from now on must not commit
+
+    def on_sigint(signum: int, frame: object) -> None:
+        note_sigint(signum, frame)
+        raise _Interrupted()
+
+    signal.signal(signal.SIGINT, on_sigint)
     server: grpc.Server | None = None
     executor: ThreadPoolExecutor | None = None
     relay: RelayProcess | None = None
@@ -388,23 +378,25 @@ def serve_stdio(register: Callable[[grpc.Server], None], workers: int | None = N
         in_fd, out_fd = guard_stdio()
         n = workers or int(os.environ.get("KLOSET_SDK_WORKERS", DEFAULT_WORKERS))
         if os.environ.get("KLOSET_SDK_RELAY", "") == "thread" or not hasattr(os, "fork"):
-            server, sock, executor = private_server(register, n)
+            server, sock, executor = private_server(register, n, host_gone)
             _relay_threads(in_fd, out_fd, sock).wait()
         else:
             tmp = tempfile.mkdtemp(prefix="kloset-")  # mkdtemp makes it 0700
             path = os.path.join(tmp, "grpc.sock")
             try:
-                relay = RelayProcess(in_fd, out_fd, path)  # before grpc starts any thread
+                relay = RelayProcess(
+                    in_fd, out_fd, path, host_gone
+                )  # before grpc starts any thread
                 os.close(in_fd)  # the child owns the wire now: its exit is the host's EOF
                 os.close(out_fd)
-                server, executor = start_server(register, n, path)
+                server, executor = start_server(register, n, path, host_gone)
                 relay.start()
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
             relay.wait()
-        signal.signal(signal.SIGINT, _note_sigint)  # from here on, nothing may unwind
+        signal.signal(signal.SIGINT, note_sigint)  # from here on, nothing may unwind
     except _Interrupted:
-        signal.signal(signal.SIGINT, _note_sigint)
+        signal.signal(signal.SIGINT, note_sigint)
     host_gone.set()  # before shutdown() cancels the calls
     log.debug("%s: stopping", "interrupted" if interrupted.is_set() else "stdin closed")
     if server is not None and executor is not None:

@@ -57,6 +57,7 @@ SUBMODULES = {
     "records",
     "storage",
     "retry",
+    "servicer",
     "oauth",
     "registry",
     "harness",
