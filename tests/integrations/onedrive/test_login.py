@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from kloset_onedrive import auth
+from kloset_onedrive import login
 from kloset_onedrive.login import config_lines
 from tests.emulators.graph import GraphEmulator
 from tests.integrations.onedrive.support import endpoint_config, run_import
@@ -36,7 +36,7 @@ def _check_cache(cache: Path, emu: GraphEmulator, config: dict[str, str]) -> Non
 def test_device_code_login(emu: GraphEmulator, tmp_path: Path) -> None:
     shown: list[str] = []
     cache = tmp_path / "od.json"
-    config = auth.login_device_code(show=shown.append, **_login_settings(emu, cache))
+    config = login.login_device_code(show=shown.append, **_login_settings(emu, cache))
     assert shown and "enter the code" in shown[0]
     _check_cache(cache, emu, config)
     emu.add_file("/hello.txt", b"hello")
@@ -47,7 +47,7 @@ def test_device_code_login(emu: GraphEmulator, tmp_path: Path) -> None:
 
 def test_loopback_auth_code_login(emu: GraphEmulator, tmp_path: Path) -> None:
     cache = tmp_path / "sub" / "od.json"
-    config = auth.login_auth_code(
+    config = login.login_auth_code(
         open_url=emu.browser_opener(), timeout=30, **_login_settings(emu, cache)
     )
     _check_cache(cache, emu, config)
@@ -58,7 +58,7 @@ def test_loopback_auth_code_login(emu: GraphEmulator, tmp_path: Path) -> None:
 
 def test_revoked_refresh_token_says_log_in_again(emu: GraphEmulator, tmp_path: Path) -> None:
     cache = tmp_path / "od.json"
-    config = auth.login_device_code(show=lambda _: None, **_login_settings(emu, cache))
+    config = login.login_device_code(show=lambda _: None, **_login_settings(emu, cache))
     emu.revoke_refresh_tokens()  # as after 90 days without use (AADSTS700082)
     emu.expire_tokens()  # the cached access token no longer works either
     with pytest.raises(grpc.RpcError) as ei:
@@ -70,7 +70,7 @@ def test_revoked_refresh_token_says_log_in_again(emu: GraphEmulator, tmp_path: P
 
 def test_refreshed_tokens_are_written_back(emu: GraphEmulator, tmp_path: Path) -> None:
     cache = tmp_path / "od.json"
-    config = auth.login_device_code(show=lambda _: None, **_login_settings(emu, cache))
+    config = login.login_device_code(show=lambda _: None, **_login_settings(emu, cache))
     before = cache.read_text()
     emu.expire_tokens()
     run = run_import({"location": "onedrive:///", **config})
