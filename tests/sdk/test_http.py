@@ -143,6 +143,16 @@ def rest(p: Pacer, tokens: Tokens | None = None) -> Rest:
     return Rest(p, hook, requests.Session, 10.0, tokens)
 
 
+def opener(r: Rest, url: str) -> Callable[[int, int | None], requests.Response]:
+    """What a connector hands ranged_download: the paced GET of the bytes from `pos`."""
+
+    def open_range(pos: int, end: int | None) -> requests.Response:
+        headers = {"Range": f"bytes={pos}-"} if pos else {}
+        return r.call("GET", url, headers=headers, stream=True)
+
+    return open_range
+
+
 def test_retry_after_is_honoured(serve: Callable[..., Server]) -> None:
     srv = serve(status(429, {"Retry-After": "7"}), content())
     clock = Clock()
@@ -179,14 +189,10 @@ def test_download_resumes_from_the_byte_reached(serve: Callable[..., Server]) ->
     p = pacer(clock)
     r = rest(p)
 
-    def open_range(pos: int, end: int | None) -> requests.Response:
-        headers = {"Range": f"bytes={pos}-"} if pos else {}
-        return r.call("GET", srv.url, headers=headers, stream=True)
-
     def broken(exc: BaseException) -> bool:
         return isinstance(exc, requests.RequestException)
 
-    got = b"".join(ranged_download(open_range, "obj", p, broken))
+    got = b"".join(ranged_download(opener(r, srv.url), "obj", p, broken))
     assert got == BODY
     assert len(srv.seen) == 2
     assert srv.seen[1]["Range"] == f"bytes={cut}-"  # never the bytes already delivered
@@ -210,12 +216,8 @@ def test_a_body_that_keeps_breaking_ends_in_one_error(serve: Callable[..., Serve
     p = pacer(clock, attempts=3)
     r = rest(p)
 
-    def open_range(pos: int, end: int | None) -> requests.Response:
-        headers = {"Range": f"bytes={pos}-"} if pos else {}
-        return r.call("GET", srv.url, headers=headers, stream=True)
-
     with pytest.raises(Fatal) as ei:
-        b"".join(ranged_download(open_range, "obj", p, lambda e: True))
+        b"".join(ranged_download(opener(r, srv.url), "obj", p, lambda e: True))
     assert str(ei.value).startswith(
         "obj: download broke off at byte 0 (3 times, the retry budget): ('Connection broken"
     )
