@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import grpc
@@ -77,3 +79,10 @@ def test_refreshed_tokens_are_written_back(emu: GraphEmulator, tmp_path: Path) -
     assert run.finished and not run.errors
     assert cache.read_text() != before  # the refreshed tokens were saved...
     assert stat.S_IMODE(os.stat(cache).st_mode) == 0o600  # ...still private
+
+
+def test_auth_does_not_import_login() -> None:
+    """login.py builds a GraphClient, whose default token source is auth.py: no cycle back."""
+    code = "import sys, kloset_onedrive.auth; print('kloset_onedrive.login' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
