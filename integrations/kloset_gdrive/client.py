@@ -6,8 +6,8 @@
   uploads).
 - httplib2 is not thread-safe, so every thread gets its own AuthorizedHttp (metadata calls) and
   AuthorizedSession (media: streamed downloads, ranged reads, upload chunks).
-- Every call goes through the process's single Pacer (`process_pacer`): when Drive throttles one
-  worker, all of them wait out its Retry-After. errors.py says what is worth another try and
+- Every call goes through the process's single Pacer (kloset_sdk.http): when Drive throttles
+  one worker, all of them wait out its Retry-After. errors.py says what is worth another try and
   what a failure means; quota errors become QuotaExceeded here and stop at once.
 """
 
@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from kloset_sdk import KlosetError
 from kloset_sdk.errors import QuotaExceeded
+from kloset_sdk.http import Rest, paced, process_pacer
 from kloset_sdk.retry import Pacer
 
 from . import auth
@@ -40,17 +41,14 @@ FILE_FIELDS = (
     "id,name,mimeType,parents,size,modifiedTime,createdTime,md5Checksum,sha256Checksum,"
     "trashed,driveId,shortcutDetails(targetId,targetMimeType),exportLinks,sharedWithMeTime"
 )
-_pacer: Pacer | None = None
-_pacer_lock = threading.Lock()
 
 
-def process_pacer(opts: GdriveOptions) -> Pacer:
-    """The one Pacer of this plugin process, shared by every connector and thread."""
-    global _pacer
-    with _pacer_lock:
-        if _pacer is None:
-            _pacer = Pacer(opts.retry_policy())
-        return _pacer
+def _unauthorized(exc: BaseException) -> bool:
+    return isinstance(exc, ApiError) and exc.status == 401
+
+
+def _error_hook(method: str, url: str, resp: requests.Response) -> ApiError:
+    return error_from(resp.status_code, resp.content, resp.headers)
 
 
 def escape(value: str) -> str:
@@ -70,6 +68,7 @@ class DriveClient:
         self._ids_lock = threading.Lock()
         self.has_generate_ids = True  # False once the service answered 404/501 to generateIds
         self._refresh_lock = threading.Lock()
+        self.rest = Rest(self.pacer, _error_hook, self._new_session, opts.timeout)
         from googleapiclient import discovery_cache
         from googleapiclient.discovery import build_from_document
 
@@ -93,27 +92,21 @@ class DriveClient:
         return h
 
     def session(self) -> requests.Session:
-        s: requests.Session | None = getattr(self._local, "session", None)
-        if s is None:
-            from google.auth.transport.requests import AuthorizedSession
+        return self.rest.session()
 
-            s = AuthorizedSession(self.creds)  # type: ignore[no-untyped-call]
-            self._local.session = s
-        return s
+    def _new_session(self) -> requests.Session:
+        from google.auth.transport.requests import AuthorizedSession
+
+        return AuthorizedSession(self.creds)  # type: ignore[no-untyped-call]
 
     # -- the pacer loop ----------------------------------------------------------------------
     def run(self, fn: Callable[[], T], what: str) -> T:
         """Call fn under the shared Pacer; 401 refreshes once; errors leave translated."""
-        refreshed = [False]
 
         def attempt() -> T:
             try:
                 return fn()
             except ApiError as exc:
-                if exc.status == 401 and not refreshed[0]:
-                    refreshed[0] = True
-                    self._refresh()
-                    return fn()
                 if exc.reason in QUOTA_REASONS:
                     raise QuotaExceeded(
                         f"{what}: Drive quota exhausted ({exc.reason}): {exc.message}"
@@ -121,7 +114,7 @@ class DriveClient:
                 raise
 
         try:
-            return self.pacer.call(attempt, should_retry)
+            return paced(self.pacer, attempt, should_retry, self._refresh, _unauthorized)
         except Exception as exc:  # noqa: BLE001 - the boundary (STYLE.md)
             raise translate(exc, what) from exc
 
@@ -146,13 +139,7 @@ class DriveClient:
 
     def send(self, method: str, url: str, what: str, **kw: Any) -> requests.Response:
         """One raw request (no pacing: callers wrap it in `run`); error answers raise ApiError."""
-        kw.setdefault("timeout", self.opts.timeout)
-        resp = self.session().request(method, url, **kw)
-        if resp.status_code >= 400:
-            body = resp.content
-            resp.close()
-            raise error_from(resp.status_code, body, resp.headers)
-        return resp
+        return self.rest.send(method, url, **kw)
 
     # -- files -------------------------------------------------------------------------------
     def _all_drives(self, kw: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 - `client_secret` set: client credentials (business tenants). msal keeps the token in memory.
 - otherwise: the msal token cache written by `klosetctl login onedrive` (the flows live in
-  login.py and are re-exported here, where the CLI looks for them), a 0600 JSON file
+  login.py, which imports this module, never the other way round), a 0600 JSON file
   (kloset_sdk.oauth.TokenFile) holding msal's SerializableTokenCache. Tokens come
   from `acquire_token_silent`, which redeems the refresh token when needed; the file is rewritten
   (atomically, 0600) whenever msal's cache changed, so a rotated refresh token is never lost.
@@ -33,10 +33,9 @@ from .identity import (
     save_cache,
     user_scopes,
 )
-from .login import login_auth_code, login_device_code
 from .options import Endpoints, OneDriveOptions
 
-__all__ = ["AppTokens", "UserTokens", "login_auth_code", "login_device_code", "token_source"]
+__all__ = ["AppTokens", "UserTokens", "token_source"]
 log = logging.getLogger(__name__)
 _EARLY = 300.0  # renew a token this many seconds before it expires
 

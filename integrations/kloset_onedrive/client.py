@@ -1,24 +1,32 @@
-"""Graph over requests: tokens, one Pacer for the process, and the one place errors translate.
+"""Graph over kloset_sdk.http: addressing, what is worth retrying, what an error answer means.
 
 Every Graph call of every worker goes through `GraphClient.call`, hence through the process's
-single `Pacer` (kloset_sdk.retry): when Graph answers 429/503 with `Retry-After` (often 120 s,
-sometimes nothing), every thread waits, not just the one that was told, which is what Graph's
-throttling guidance asks for. What is worth retrying is decided by `should_retry`; what a Graph
-status means for the user is decided by `_translate`, nowhere else (STYLE.md "Translate errors
-at one boundary").
+single Pacer (kloset_sdk.http.process_pacer): when Graph answers 429/503 (`Throttled`) with
+`Retry-After` (often 120 s, sometimes nothing), every thread waits, not just the one that was
+told, which is what Graph's throttling guidance asks for; a 401 refreshes the token once.
+What is worth retrying is decided by the SDK (`Throttled`, `Unavailable`); what a Graph status
+means for the user is decided by `_translate`, nowhere else (STYLE.md "Translate errors at one
+boundary").
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 
 from kloset_sdk import AlreadyExists, Fatal, KlosetError, NotFound, PermissionDenied
-from kloset_sdk.errors import QuotaExceeded
+from kloset_sdk.errors import QuotaExceeded, Throttled
+from kloset_sdk.http import (
+    Rest,
+    TokenSource,
+    Unauthorized,
+    Unavailable,
+    process_pacer,
+    standard_retry,
+)
 from kloset_sdk.retry import Pacer, Retry, parse_retry_after
 
 from .api import SELECT
@@ -28,24 +36,7 @@ log = logging.getLogger(__name__)
 PAGE = 1000  # the largest $top Graph honours for children and delta
 
 
-class TokenSource(Protocol):
-    def token(self) -> str: ...
-
-    def refresh(self, stale: str) -> str:
-        """A new access token unless another thread already replaced `stale`."""
-        ...
-
-
-class Transient(KlosetError):
-    """Worth another try: 429/503 (with the service's Retry-After, if any), 5xx, drops."""
-
-    def __init__(self, message: str, retry_after: float | None = None, status: int = 0) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.status = status
-
-
-class Dropped(Transient):
+class Dropped(Unavailable):
     """The connection broke before an answer: the request may or may not have been applied."""
 
 
@@ -77,28 +68,9 @@ class GraphFailure(Fatal):
         self.code = code
 
 
-def should_retry(exc: BaseException) -> Retry | None:
-    if isinstance(exc, Transient):
-        return Retry(str(exc), exc.retry_after)
-    return None
-
-
 def should_retry_answered(exc: BaseException) -> Retry | None:
     """For upload fragments: a drop is resolved by asking the session, not by resending."""
-    return None if isinstance(exc, Dropped) else should_retry(exc)
-
-
-_PACER: Pacer | None = None
-_PACER_LOCK = threading.Lock()
-
-
-def process_pacer(opts: OneDriveOptions) -> Pacer:
-    """The one limiter of this plugin process, shared by every client and thread."""
-    global _PACER
-    with _PACER_LOCK:
-        if _PACER is None:
-            _PACER = Pacer(opts.retry_policy(base_delay=0.5, max_delay=30.0))
-        return _PACER
+    return None if isinstance(exc, Dropped) else standard_retry(exc)
 
 
 def new_session(ca_bundle: str | None) -> requests.Session:
@@ -128,21 +100,24 @@ class GraphClient:
 
             tokens = token_source(opts, self.endpoints, new_session(opts.ca_bundle))
         self.tokens = tokens
-        self.pacer = pacer or process_pacer(opts)
-        self._local = threading.local()
+        self.pacer = pacer or process_pacer(opts, base_delay=0.5, max_delay=30.0)
+        timeout = (min(30.0, opts.timeout), max(opts.timeout, 1.0))
+        self.rest = Rest(
+            self.pacer,
+            _translate,
+            lambda: new_session(opts.ca_bundle),
+            timeout,
+            tokens,
+            on_drop=_dropped,
+        )
 
     def session(self) -> requests.Session:
-        """One Session per thread: requests' Session is not documented as thread-safe."""
-        sess: requests.Session | None = getattr(self._local, "session", None)
-        if sess is None:
-            sess = self._local.session = new_session(self.opts.ca_bundle)
-        return sess
+        return self.rest.session()
 
     def url(self, path: str) -> str:
         """Drive-relative paths (`/items/..`, `/root:/..`) or absolute URLs (nextLink...)."""
         return path if path.startswith(("https://", "http://")) else self.drive + path
 
-    # -- requests -----------------------------------------------------------------------------
     def call(
         self,
         method: str,
@@ -157,54 +132,18 @@ class GraphClient:
         retry_drops: bool = True,
     ) -> requests.Response:
         """One Graph request, paced and retried; non-2xx/3xx answers raise a KlosetError."""
-        url = self.url(path)
-
-        def once() -> requests.Response:
-            return self._once(method, url, auth, params, json, data, headers, stream)
-
-        return self.pacer.call(once, should_retry if retry_drops else should_retry_answered)
-
-    def _once(
-        self,
-        method: str,
-        url: str,
-        auth: bool,
-        params: Mapping[str, str] | None,
-        json: Any,
-        data: bytes | None,
-        headers: Mapping[str, str] | None,
-        stream: bool,
-    ) -> requests.Response:
-        refreshed = False
-        while True:
-            hdrs = dict(headers or {})
-            token = ""
-            if auth:
-                token = self.tokens.token()
-                hdrs["Authorization"] = "Bearer " + token
-            try:
-                resp = self.session().request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    data=data,
-                    headers=hdrs,
-                    stream=stream,
-                    timeout=(min(30.0, self.opts.timeout), max(self.opts.timeout, 1.0)),
-                    allow_redirects=False,
-                )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                raise Dropped(f"{method} {_short(url)}: connection failed ({_why(exc)})") from exc
-            if resp.status_code == 401 and auth and not refreshed:
-                resp.close()  # expired or revoked access token: one forced refresh, then retry
-                log.info("access token refused (401); refreshing it")
-                self.tokens.refresh(token)
-                refreshed = True
-                continue
-            if resp.status_code < 400:
-                return resp
-            raise _translate(method, url, resp, auth)
+        return self.rest.call(
+            method,
+            self.url(path),
+            standard_retry if retry_drops else should_retry_answered,
+            auth=auth,
+            params=params,
+            json=json,
+            data=data,
+            headers=headers,
+            stream=stream,
+            allow_redirects=False,
+        )
 
     def json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         resp = self.call(method, path, **kwargs)
@@ -234,17 +173,21 @@ class GraphClient:
         return self.json("GET", address, params={"$select": SELECT})
 
 
-def _translate(method: str, url: str, resp: requests.Response, auth: bool = True) -> KlosetError:
-    """The one place a Graph status becomes a kloset error the user can act on. `auth` False:
-    a pre-authenticated URL, sent without a token."""
+def _dropped(method: str, url: str, exc: BaseException) -> Dropped:
+    return Dropped(f"{method} {_short(url)}: connection failed ({_why(exc)})")
+
+
+def _translate(method: str, url: str, resp: requests.Response) -> KlosetError:
+    """The one place a Graph status becomes a kloset error the user can act on (the SDK's
+    error hook). Sent without a token: a pre-authenticated URL."""
+    auth = "Authorization" in resp.request.headers
     status = resp.status_code
     code, message = _error_body(resp)
     where = f"{method} {_short(url)}"
     text = f"{where}: {status} {code}: {message}" if code else f"{where}: {status} {message}"
     retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-    resp.close()
     if status in (429, 503):
-        return Transient(f"throttled by Graph ({text})", retry_after, status)
+        return Throttled(f"throttled by Graph ({text})", retry_after)
     if status == 507:
         return QuotaExceeded(
             f"{where}: the drive is full (507 Insufficient Storage): free space or raise the"
@@ -253,7 +196,7 @@ def _translate(method: str, url: str, resp: requests.Response, auth: bool = True
     if status == 501:  # Not Implemented (delta on a folder of some drives): final
         return GraphFailure(text, status, code)
     if status >= 500:
-        return Transient(text, retry_after, status)
+        return Unavailable(text, retry_after)
     if status == 404:
         return ItemNotFound(text)
     if status == 409:
@@ -267,7 +210,7 @@ def _translate(method: str, url: str, resp: requests.Response, auth: bool = True
             f"{text} (a pre-authenticated URL, sent without a token: it has expired or was revoked)"
         )
     if status == 401:
-        return PermissionDenied(f"{text} (the token was refused even after a refresh)")
+        return Unauthorized(f"{text} (the token was refused even after a refresh)")
     if status == 403:
         return PermissionDenied(text)
     return GraphFailure(text, status, code)

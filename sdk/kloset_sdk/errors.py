@@ -5,7 +5,7 @@
     ├── NotFound           object/path does not exist (storage Get of an unknown MAC, Open)
     ├── AlreadyExists      Create on a non-empty location
     ├── PermissionDenied   credentials refused, path not allowed
-    ├── Throttled          the service asked us to slow down; retry.py retries these
+    ├── Throttled          the service asked us to slow down; http.py retries these
     ├── QuotaExceeded      the service will not take more data; never retried
     ├── ProtocolError      the host sent something the protocol does not allow
     └── Fatal              anything else that must stop the call, with a clear message

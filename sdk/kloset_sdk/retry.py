@@ -93,6 +93,11 @@ class Pacer:
         with self._lock:
             self._not_before = max(self._not_before, self._clock() + delay)
 
+    def pause(self, delay: float) -> None:
+        """Sleep `delay`, then wait out any Retry-After another caller was told meanwhile."""
+        self._sleep(delay)
+        self._wait_turn()
+
     def backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(max, base * 2^attempt)]."""
         ceiling = min(self.policy.max_delay, self.policy.base_delay * (2**attempt))

@@ -49,6 +49,7 @@ SUBMODULES = {
     "errors",
     "exporter",
     "importer",
+    "http",
     "layout",
     "location",
     "log",

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import grpc
 import pytest
 
-from kloset_onedrive import auth
+from kloset_onedrive import login
 from kloset_onedrive.login import config_lines
 from tests.emulators.graph import GraphEmulator
 from tests.integrations.onedrive.support import endpoint_config, run_import
@@ -36,7 +38,7 @@ def _check_cache(cache: Path, emu: GraphEmulator, config: dict[str, str]) -> Non
 def test_device_code_login(emu: GraphEmulator, tmp_path: Path) -> None:
     shown: list[str] = []
     cache = tmp_path / "od.json"
-    config = auth.login_device_code(show=shown.append, **_login_settings(emu, cache))
+    config = login.login_device_code(show=shown.append, **_login_settings(emu, cache))
     assert shown and "enter the code" in shown[0]
     _check_cache(cache, emu, config)
     emu.add_file("/hello.txt", b"hello")
@@ -47,7 +49,7 @@ def test_device_code_login(emu: GraphEmulator, tmp_path: Path) -> None:
 
 def test_loopback_auth_code_login(emu: GraphEmulator, tmp_path: Path) -> None:
     cache = tmp_path / "sub" / "od.json"
-    config = auth.login_auth_code(
+    config = login.login_auth_code(
         open_url=emu.browser_opener(), timeout=30, **_login_settings(emu, cache)
     )
     _check_cache(cache, emu, config)
@@ -58,7 +60,7 @@ def test_loopback_auth_code_login(emu: GraphEmulator, tmp_path: Path) -> None:
 
 def test_revoked_refresh_token_says_log_in_again(emu: GraphEmulator, tmp_path: Path) -> None:
     cache = tmp_path / "od.json"
-    config = auth.login_device_code(show=lambda _: None, **_login_settings(emu, cache))
+    config = login.login_device_code(show=lambda _: None, **_login_settings(emu, cache))
     emu.revoke_refresh_tokens()  # as after 90 days without use (AADSTS700082)
     emu.expire_tokens()  # the cached access token no longer works either
     with pytest.raises(grpc.RpcError) as ei:
@@ -70,10 +72,17 @@ def test_revoked_refresh_token_says_log_in_again(emu: GraphEmulator, tmp_path: P
 
 def test_refreshed_tokens_are_written_back(emu: GraphEmulator, tmp_path: Path) -> None:
     cache = tmp_path / "od.json"
-    config = auth.login_device_code(show=lambda _: None, **_login_settings(emu, cache))
+    config = login.login_device_code(show=lambda _: None, **_login_settings(emu, cache))
     before = cache.read_text()
     emu.expire_tokens()
     run = run_import({"location": "onedrive:///", **config})
     assert run.finished and not run.errors
     assert cache.read_text() != before  # the refreshed tokens were saved...
     assert stat.S_IMODE(os.stat(cache).st_mode) == 0o600  # ...still private
+
+
+def test_auth_does_not_import_login() -> None:
+    """login.py builds a GraphClient, whose default token source is auth.py: no cycle back."""
+    code = "import sys, kloset_onedrive.auth; print('kloset_onedrive.login' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
