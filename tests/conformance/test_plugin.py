@@ -5,7 +5,8 @@
 
 `--plugin` is one shell-quoted command line (`--plugin "python -m my.module"`).
 Importers are checked for shape and protocol rules; exporters write into the configured
-location, which is only read back for a `posixfs://` or `tree://` target.
+location, which is only read back for a `posixfs://` or `tree://` target; `--exports-xattrs`
+declares that the exporter keeps extended attributes (Init must then set EXPORTXATTR).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from collections.abc import Callable
 
 import pytest
 
-from .exporter import ExporterConformance
-from .importer import ImporterConformance
-from .storage import StorageConformance, StorageLifecycle
+from kloset_sdk.testing import (
+    ExporterConformance,
+    ImporterConformance,
+    StorageConformance,
+    StorageLifecycle,
+)
 
 
 def _config(pytestconfig: pytest.Config) -> dict[str, str]:
@@ -68,6 +72,7 @@ class TestPluginExporter(ExporterConformance):
     def exporter_argv(cls, pytestconfig: pytest.Config) -> list[str]:
         _kind(pytestconfig, "exporter")
         cls.proto = pytestconfig.getoption("--proto")
+        cls.exports_xattrs = pytestconfig.getoption("--exports-xattrs")
         return shlex.split(pytestconfig.getoption("--plugin"))
 
     @pytest.fixture(scope="class")

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conformance.exporter import ExporterConformance
-from tests.conformance.importer import ImporterConformance
-from tests.conformance.storage import StorageConformance, StorageLifecycle
+from kloset_sdk.testing import (
+    ExporterConformance,
+    ImporterConformance,
+    StorageConformance,
+    StorageLifecycle,
+)
 from tests.conftest import plugin_argv
 
 MiB = 1 << 20
@@ -54,6 +57,7 @@ class TestFsImporter(ImporterConformance):
 
 class TestFsExporter(ExporterConformance):
     proto = "posixfs"
+    exports_xattrs = True  # extended attributes are restored with the files
 
     @pytest.fixture(scope="class")
     @classmethod
