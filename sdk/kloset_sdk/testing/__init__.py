@@ -2,7 +2,9 @@
 
 Subclass a suite in your own test module and provide the class-scoped fixtures it names
 (`storage_argv` + `storage_config`, `importer_argv` + `importer_config`, `exporter_argv` +
-`exporter_config` + `read_back`); see docs/SDK.md. The suites need pytest; the storage checks
+`exporter_config` + `read_back`), and declare what the backend cannot do as class attributes
+(`exports_xattrs`, `size_known`, `expected_mode`): a declared capability is checked, never
+skipped. Each module's docstring has an example. The suites need pytest; the storage checks
 themselves (`kloset_sdk.testing.checks`, also what `klosetctl store check` runs) do not, so
 this package imports the suites only when they are asked for.
 """

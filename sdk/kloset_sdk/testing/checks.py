@@ -173,8 +173,7 @@ class Checker:
         expect_error(
             lambda: self.store.put(Resource.UNDEFINED, os.urandom(32), b"d"), "missing type"
         )
-        if self.store.mode() != self.expected_mode:
-            raise CheckFailed("the store stopped answering Mode after refusing a bad Put")
+        self.store.mode()  # still serving after the refusals (check_mode judges the value)
         return "bad MACs and missing type refused"
 
     def check_hot(self) -> str:
