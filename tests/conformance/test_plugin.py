@@ -11,9 +11,9 @@ declares that the exporter keeps extended attributes (Init must then set EXPORTX
 
 from __future__ import annotations
 
-import os
 import shlex
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +23,7 @@ from kloset_sdk.testing import (
     StorageConformance,
     StorageLifecycle,
 )
+from kloset_sdk.testing.exporter import read_back_dir
 
 
 def _config(pytestconfig: pytest.Config) -> dict[str, str]:
@@ -84,12 +85,6 @@ class TestPluginExporter(ExporterConformance):
     @classmethod
     def read_back(cls, pytestconfig: pytest.Config) -> Callable[[str], bytes | None]:
         loc = _config(pytestconfig).get("location", "")
-        root = loc.split("://", 1)[1] if "://" in loc else ""
         if not loc.startswith(("posixfs://", "tree://")):
             pytest.skip("content read-back needs a local target (posixfs:// or tree://)")
-
-        def read(path: str) -> bytes | None:
-            p = os.path.join(root, path.lstrip("/"))
-            return open(p, "rb").read() if os.path.isfile(p) else None  # noqa: SIM115
-
-        return read
+        return read_back_dir(Path(loc.split("://", 1)[1]))

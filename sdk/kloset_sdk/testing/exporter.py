@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,17 @@ from kloset_sdk.records import GO_ZERO_TIME_NS
 
 MiB = 1 << 20
 ReadBack = Callable[[str], "bytes | None"]
+
+
+def read_back_dir(target: Path) -> ReadBack:
+    """A `read_back` for an exporter that writes into a local directory (or a server whose
+    files the test can reach): a regular file's bytes, None for anything else or nothing."""
+
+    def read(path: str) -> bytes | None:
+        p = target / path.lstrip("/")
+        return p.read_bytes() if p.is_file() and not p.is_symlink() else None
+
+    return read
 
 
 def file_rec(path: str, size: int, mtime_ns: int | None = None) -> Record:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -31,6 +32,16 @@ def sample_tree() -> dict[str, bytes]:
         "sub/one_mib": os.urandom(MiB),
         "sub/deeper/odd": os.urandom(MiB + 7),
     }
+
+
+def write_tree(root: Path, files: dict[str, bytes]) -> dict[str, bytes]:
+    """Write `files` under a local `root` (plus a symlink `link` -> small.txt) and return the
+    `expected_files` of an importer whose pathnames are absolute local paths."""
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    (root / "link").symlink_to("small.txt")
+    return {f"{root}/{rel}": data for rel, data in files.items()}
 
 
 class ImporterConformance:

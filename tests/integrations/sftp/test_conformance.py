@@ -7,7 +7,6 @@ with plain file calls.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,8 @@ from kloset_sdk.testing import (
     StorageLifecycle,
 )
 from kloset_sdk.testing.checks import MiB
-from kloset_sdk.testing.importer import sample_tree
+from kloset_sdk.testing.exporter import ReadBack, read_back_dir
+from kloset_sdk.testing.importer import sample_tree, write_tree
 from tests.conftest import plugin_argv
 from tests.emulators.sshd import SSHD
 from tests.integrations.sftp.conftest import base_config
@@ -52,12 +52,8 @@ class TestSFTPImporter(ImporterConformance):
     @pytest.fixture(scope="class")
     @classmethod
     def source(cls, sshd: SSHD) -> tuple[Path, dict[str, bytes]]:
-        root, files = fresh_dir(sshd, "src"), sample_tree()
-        for rel, data in files.items():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).write_bytes(data)
-        (root / "link").symlink_to("small.txt")
-        return root, {f"{root}/{rel}": data for rel, data in files.items()}
+        root = fresh_dir(sshd, "src")
+        return root, write_tree(root, sample_tree())
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -96,9 +92,5 @@ class TestSFTPExporter(ExporterConformance):
 
     @pytest.fixture(scope="class")
     @classmethod
-    def read_back(cls, target: Path) -> Callable[[str], bytes | None]:
-        def read(path: str) -> bytes | None:
-            p = target / path.lstrip("/")
-            return p.read_bytes() if p.is_file() and not p.is_symlink() else None
-
-        return read
+    def read_back(cls, target: Path) -> ReadBack:
+        return read_back_dir(target)
