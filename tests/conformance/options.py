@@ -15,4 +15,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--kind", default="", help="importer, exporter or storage")
     group.addoption("--config", action="append", default=[], help="config key=value (repeat)")
+    group.addoption(
+        "--exports-xattrs",
+        action="store_true",
+        help="the exporter declares it keeps xattrs (sets EXPORTXATTR)",
+    )
     group.addoption("--proto", default="", help="protocol sent in Init (default: from location)")

@@ -5,20 +5,25 @@
 
 `--plugin` is one shell-quoted command line (`--plugin "python -m my.module"`).
 Importers are checked for shape and protocol rules; exporters write into the configured
-location, which is only read back for a `posixfs://` or `tree://` target.
+location, which is only read back for a `posixfs://` or `tree://` target; `--exports-xattrs`
+declares that the exporter keeps extended attributes (Init must then set EXPORTXATTR).
 """
 
 from __future__ import annotations
 
-import os
 import shlex
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from .exporter import ExporterConformance
-from .importer import ImporterConformance
-from .storage import StorageConformance, StorageLifecycle
+from kloset_sdk.testing import (
+    ExporterConformance,
+    ImporterConformance,
+    StorageConformance,
+    StorageLifecycle,
+)
+from kloset_sdk.testing.exporter import read_back_dir
 
 
 def _config(pytestconfig: pytest.Config) -> dict[str, str]:
@@ -68,6 +73,7 @@ class TestPluginExporter(ExporterConformance):
     def exporter_argv(cls, pytestconfig: pytest.Config) -> list[str]:
         _kind(pytestconfig, "exporter")
         cls.proto = pytestconfig.getoption("--proto")
+        cls.exports_xattrs = pytestconfig.getoption("--exports-xattrs")
         return shlex.split(pytestconfig.getoption("--plugin"))
 
     @pytest.fixture(scope="class")
@@ -79,12 +85,6 @@ class TestPluginExporter(ExporterConformance):
     @classmethod
     def read_back(cls, pytestconfig: pytest.Config) -> Callable[[str], bytes | None]:
         loc = _config(pytestconfig).get("location", "")
-        root = loc.split("://", 1)[1] if "://" in loc else ""
         if not loc.startswith(("posixfs://", "tree://")):
             pytest.skip("content read-back needs a local target (posixfs:// or tree://)")
-
-        def read(path: str) -> bytes | None:
-            p = os.path.join(root, path.lstrip("/"))
-            return open(p, "rb").read() if os.path.isfile(p) else None  # noqa: SIM115
-
-        return read
+        return read_back_dir(Path(loc.split("://", 1)[1]))

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conformance.exporter import ExporterConformance
-from tests.conformance.importer import ImporterConformance
-from tests.conformance.storage import StorageConformance, StorageLifecycle
+from kloset_sdk.testing import (
+    ExporterConformance,
+    ImporterConformance,
+    StorageConformance,
+    StorageLifecycle,
+)
+from kloset_sdk.testing.exporter import ReadBack, read_back_dir
+from kloset_sdk.testing.importer import write_tree
 from tests.conftest import plugin_argv
 
 MiB = 1 << 20
@@ -29,12 +33,9 @@ class TestFsImporter(ImporterConformance):
             "sub/one_mib": os.urandom(MiB),
             "sub/deeper/odd": os.urandom(3 * MiB + 7),
         }
-        for rel, data in files.items():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).write_bytes(data)
-        (root / "link").symlink_to("small.txt")
+        expected = write_tree(root, files)
         os.setxattr(root / "small.txt", "user.example", b"value")
-        return root, {f"{root}/{rel}": data for rel, data in files.items()}
+        return root, expected
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -54,6 +55,7 @@ class TestFsImporter(ImporterConformance):
 
 class TestFsExporter(ExporterConformance):
     proto = "posixfs"
+    exports_xattrs = True  # extended attributes are restored with the files
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -72,12 +74,8 @@ class TestFsExporter(ExporterConformance):
 
     @pytest.fixture(scope="class")
     @classmethod
-    def read_back(cls, target: Path) -> Callable[[str], bytes | None]:
-        def read(path: str) -> bytes | None:
-            p = target / path.lstrip("/")
-            return p.read_bytes() if p.is_file() and not p.is_symlink() else None
-
-        return read
+    def read_back(cls, target: Path) -> ReadBack:
+        return read_back_dir(target)
 
 
 class TestFsStorage(StorageConformance, StorageLifecycle):

@@ -6,9 +6,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.conformance.exporter import ExporterConformance
-from tests.conformance.importer import ImporterConformance
-from tests.conformance.storage import MiB, StorageConformance, StorageLifecycle
+from kloset_sdk.testing import (
+    ExporterConformance,
+    ImporterConformance,
+    StorageConformance,
+    StorageLifecycle,
+)
+from kloset_sdk.testing.checks import MiB
 from tests.conftest import plugin_argv
 from tests.emulators.drive import DriveEmulator, seed_sample
 from tests.integrations.gdrive.conftest import drive_config, start_emulator
@@ -70,6 +74,7 @@ class TestGdriveImporter(_ClassEmulator, ImporterConformance):
 
 class TestGdriveExporter(_ClassEmulator, ExporterConformance):
     proto = "gdrive"
+    exports_xattrs = True  # the backed-up MIME types come back as xattr records
 
     @pytest.fixture(scope="class")
     @classmethod

@@ -1,17 +1,25 @@
-"""The onedrive store passes the shared storage suites and a grpc-go host run (issue 7)."""
+"""The shared conformance suites (kloset_sdk.testing) against the Graph emulator, and a grpc-go
+host run of the store (issue 7)."""
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from kloset_onedrive.options import FRAGMENT_UNIT
 from kloset_sdk import Resource
 from kloset_sdk.harness import PluginProcess, StoreClient
-from tests.conformance.storage import MiB, StorageConformance, StorageLifecycle, mac_of
+from kloset_sdk.testing import (
+    ExporterConformance,
+    ImporterConformance,
+    StorageConformance,
+    StorageLifecycle,
+)
+from kloset_sdk.testing.checks import MiB, mac_of
+from kloset_sdk.testing.importer import sample_tree
 from tests.conftest import plugin_argv, run_gohost
 from tests.emulators.graph import GraphEmulator
 from tests.integrations.onedrive.support import app_config
@@ -19,15 +27,61 @@ from tests.integrations.onedrive.support import app_config
 FRAGMENT = str(4 * FRAGMENT_UNIT)  # 1.25 MiB, so the 5 MiB objects take several fragments
 
 
-class TestOneDriveStorage(StorageConformance, StorageLifecycle):
-    proto = "onedrive"
-    big_sizes = (5 * MiB + 3, 4 * MiB)
-
+class _ClassGraph:
     @pytest.fixture(scope="class")
     @classmethod
     def graph(cls) -> Iterator[GraphEmulator]:
         with GraphEmulator() as emu:
             yield emu
+
+
+class TestOneDriveImporter(_ClassGraph, ImporterConformance):
+    proto = "onedrive"
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def expected_files(cls, graph: GraphEmulator) -> dict[str, bytes]:
+        files = {f"/{rel}": data for rel, data in sample_tree().items()}
+        for path, data in files.items():
+            graph.add_file(path, data)
+        return files
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def importer_argv(cls) -> list[str]:
+        return plugin_argv("onedrive", "importer")
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def importer_config(
+        cls, graph: GraphEmulator, expected_files: dict[str, bytes]
+    ) -> dict[str, str]:
+        return app_config(graph, "onedrive:///")
+
+
+class TestOneDriveExporter(_ClassGraph, ExporterConformance):
+    proto = "onedrive"
+    exports_xattrs = False  # OneDrive recomputes its hashes: nothing to restore from xattrs
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def exporter_argv(cls) -> list[str]:
+        return plugin_argv("onedrive", "exporter")
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def exporter_config(cls, graph: GraphEmulator) -> dict[str, str]:
+        return app_config(graph, "onedrive:///Restore", fragment_size=FRAGMENT)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def read_back(cls, graph: GraphEmulator) -> Callable[[str], bytes | None]:
+        return lambda path: graph.tree().get("/Restore" + path)
+
+
+class TestOneDriveStorage(_ClassGraph, StorageConformance, StorageLifecycle):
+    proto = "onedrive"
+    big_sizes = (5 * MiB + 3, 4 * MiB)
 
     @pytest.fixture(scope="class")
     @classmethod

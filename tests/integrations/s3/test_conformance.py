@@ -1,18 +1,27 @@
-"""The shared storage conformance suite against a real SeaweedFS (docs/PROTOCOL.md: Storage).
+"""The shared conformance suites (kloset_sdk.testing) against a real SeaweedFS.
 
 16 MiB is one PUT at the default part size; 40 MiB is a three-part multipart upload. The
 second class repeats the suite with SSE-C, Content-MD5 and 5 MiB parts (every big object is
-multipart), under a prefix.
+multipart), under a prefix. The importer reads a small seeded bucket; the exporter writes
+into a fresh one, read back with boto3.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
 
 import pytest
 
-from tests.conformance.storage import MiB, StorageConformance, StorageLifecycle
+from kloset_sdk.testing import (
+    ExporterConformance,
+    ImporterConformance,
+    StorageConformance,
+    StorageLifecycle,
+)
+from kloset_sdk.testing.checks import MiB
+from kloset_sdk.testing.importer import sample_tree
 from tests.conftest import plugin_argv
 from tests.emulators.seaweedfs import SeaweedFS
 from tests.integrations.s3.conftest import new_bucket, seaweed_config
@@ -55,3 +64,70 @@ class TestS3StorageSSECMultipart(StorageConformance):
             part_size=str(5 * MiB),
             concurrency="2",
         )
+
+
+class TestS3Importer(ImporterConformance):
+    proto = "s3"
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def source(cls, seaweedfs: SeaweedFS) -> tuple[str, dict[str, bytes]]:
+        bucket, files = new_bucket(), sample_tree()
+        c = seaweedfs.client()
+        c.create_bucket(Bucket=bucket)
+        for key, data in files.items():
+            c.put_object(Bucket=bucket, Key=key, Body=data)
+        return bucket, {f"/{key}": data for key, data in files.items()}
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def importer_argv(cls) -> list[str]:
+        return plugin_argv("s3", "importer")
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def importer_config(
+        cls, seaweedfs: SeaweedFS, source: tuple[str, dict[str, bytes]]
+    ) -> dict[str, str]:
+        return seaweed_config(seaweedfs, source[0])
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def expected_files(cls, source: tuple[str, dict[str, bytes]]) -> dict[str, bytes]:
+        return source[1]
+
+
+class TestS3Exporter(ExporterConformance):
+    proto = "s3"
+    exports_xattrs = True  # content type, user metadata and tags come back as xattr records
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def bucket(cls, seaweedfs: SeaweedFS) -> str:
+        bucket = new_bucket()
+        seaweedfs.client().create_bucket(Bucket=bucket)
+        return bucket
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def exporter_argv(cls) -> list[str]:
+        return plugin_argv("s3", "exporter")
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def exporter_config(cls, seaweedfs: SeaweedFS, bucket: str) -> dict[str, str]:
+        return seaweed_config(seaweedfs, bucket, "restore")
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def read_back(cls, seaweedfs: SeaweedFS, bucket: str) -> Callable[[str], bytes | None]:
+        c = seaweedfs.client()
+
+        def read(path: str) -> bytes | None:
+            try:
+                body: bytes = c.get_object(Bucket=bucket, Key="restore" + path)["Body"].read()
+            except c.exceptions.NoSuchKey:
+                return None
+            return body
+
+        return read
