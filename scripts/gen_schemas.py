@@ -52,6 +52,9 @@ def outputs(name: str) -> dict[Path, str]:
             desc = str(s.meta.get("help", "")).replace("|", "\\|")
             if s.secret:
                 desc += " (secret: never logged)"
+            if s.meta.get("aliases"):
+                desc += " Old name" + "s" * (len(s.meta["aliases"]) > 1) + ", still accepted: "
+                desc += ", ".join(f"`{a}`" for a in s.meta["aliases"]) + "."
             table.append(f"| `{key}` | {typ} | {default} | {kinds} | {desc} |")
         block = BEGIN + "\n" + "\n".join(table) + "\n\n" + opt.VALUE_RULES + "\n" + END
         if BEGIN in text:

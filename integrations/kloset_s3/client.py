@@ -154,7 +154,7 @@ class S3Client:
         self.target = target
         self.bucket = target.bucket
         self.ssec_key = sse_customer_key(opts)
-        self.pacer = Pacer(RetryPolicy(attempts=opts.retries))
+        self.pacer = Pacer(RetryPolicy(attempts=opts.max_retries))
         self._reached = False
         try:
             session = boto3.session.Session(profile_name=opts.profile)
@@ -217,7 +217,7 @@ class S3Client:
         them; botocore's standard retry mode (same attempt budget) re-sends a failed part from
         its in-memory body instead.
         """
-        return self._make({"mode": "standard", "total_max_attempts": self.opts.retries})
+        return self._make({"mode": "standard", "total_max_attempts": self.opts.max_retries})
 
     # -- the one way requests are made --------------------------------------------------------
     def call(self, what: str, operation: str, **params: Any) -> Any:

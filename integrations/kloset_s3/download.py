@@ -59,7 +59,7 @@ class ObjectStream:
             try:
                 data: bytes = self._body.read(self._chunk)
             except Exception as exc:  # noqa: BLE001 - retry or translate, nothing else
-                if should_retry(exc) is None or self._resumes >= self._s3.opts.retries:
+                if should_retry(exc) is None or self._resumes >= self._s3.opts.max_retries:
                     raise translate(exc, f"get {self._key}", self._s3.target.endpoint_url) from None
                 self._resumes += 1
                 log.info("get %s: connection lost at byte %d, resuming", self._key, self._pos)

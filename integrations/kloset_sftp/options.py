@@ -106,6 +106,14 @@ class SFTPOptions:
         help="Seconds allowed for connecting, the SSH handshake and login; a connection"
         " silent for 4x this long is treated as dropped.",
     )
+    max_retries: int = option(
+        2,
+        minimum=1,
+        maximum=100,
+        advanced=True,
+        help="Attempts of a call that is safe to repeat (stat, list, open-for-read, remove)"
+        " when the connection drops; writes are never replayed.",
+    )
     concurrency: int | None = option(
         None,
         minimum=1,
