@@ -122,7 +122,7 @@ class DriveClient:
 
         try:
             return self.pacer.call(attempt, should_retry)
-        except Exception as exc:  # noqa: BLE001 - the boundary (STYLE.md)
+        except Exception as exc:  # the boundary (STYLE.md)
             raise translate(exc, what) from exc
 
     def _refresh(self) -> None:

@@ -228,7 +228,7 @@ class S3Client:
     def run(self, what: str, fn: Callable[[], T]) -> T:
         try:
             result = self.pacer.call(fn, self._should_retry)
-        except Exception as exc:  # noqa: BLE001 - the translation boundary
+        except Exception as exc:  # the translation boundary
             raise translate(exc, what, self.target.endpoint_url) from None
         self._reached = True
         return result

@@ -296,7 +296,7 @@ class SFTPSession:
 
         try:
             return self.pacer.call(attempt, should_retry) if idempotent else attempt()
-        except Exception as exc:  # noqa: BLE001 - the boundary: everything leaves translated
+        except Exception as exc:  # the boundary: everything leaves translated
             cause = exc.__cause__
             if isinstance(exc, Fatal) and cause is not None and dropped(cause):
                 # the pacer gave up: say what failed rather than "gave up after N attempts"

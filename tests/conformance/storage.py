@@ -171,7 +171,7 @@ class StorageConformance:
             try:
                 store.put(Resource.PACKFILE, macs[i], blobs[i])
                 assert store.get(Resource.PACKFILE, macs[i]) == blobs[i]
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=work, args=(i,)) for i in range(len(blobs))]

@@ -85,6 +85,6 @@ class TestPluginExporter(ExporterConformance):
 
         def read(path: str) -> bytes | None:
             p = os.path.join(root, path.lstrip("/"))
-            return open(p, "rb").read() if os.path.isfile(p) else None  # noqa: SIM115
+            return open(p, "rb").read() if os.path.isfile(p) else None
 
         return read
