@@ -54,7 +54,8 @@ def outputs(name: str) -> dict[Path, str]:
                 desc += " (secret: never logged)"
             if s.meta.get("aliases"):
                 desc += " Old name" + "s" * (len(s.meta["aliases"]) > 1) + ", still accepted: "
-                desc += ", ".join(f"`{a}`" for a in s.meta["aliases"]) + "."
+                desc += ", ".join(f"`{a}`{opt.alias_note(c)}" for a, c in s.meta["aliases"].items())
+                desc += "."
             table.append(f"| `{key}` | {typ} | {default} | {kinds} | {desc} |")
         block = BEGIN + "\n" + "\n".join(table) + "\n\n" + opt.VALUE_RULES + "\n" + END
         if BEGIN in text:

@@ -37,7 +37,7 @@ DEFAULT_EXPORT_FORMATS = [
 
 
 def _mib(value: int) -> int:
-    """`chunk_size`, the old name of part_size, counted MiB."""
+    """counted in MiB"""
     return value * MiB
 
 

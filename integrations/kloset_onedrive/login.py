@@ -111,7 +111,7 @@ def _settings(
 ) -> dict[str, Any]:
     return {
         "tenant": tenant,
-        "token_cache": token_cache,
+        "token_file": token_cache,
         "region": region,
         "drive_type": drive_type,
         "graph_endpoint": graph_endpoint,

@@ -171,11 +171,11 @@ def schema_for(cls: type, kind: str, title: str = "") -> dict[str, Any]:
         if s.secret:
             prop["writeOnly"] = True
         props[s.name] = prop
-        for alias in s.meta.get("aliases", {}):
+        for alias, convert in s.meta.get("aliases", {}).items():
             props[alias] = {
                 "type": s.kind,
                 **({"items": {"type": "string"}} if s.kind == "array" else {}),
-                "description": f"Old name of {s.name}, still accepted.",
+                "description": f"Old name of {s.name}, still accepted{alias_note(convert)}.",
                 "deprecated": True,
                 **({"writeOnly": True} if s.secret else {}),
             }
@@ -191,6 +191,11 @@ def schema_for(cls: type, kind: str, title: str = "") -> dict[str, Any]:
     if required:
         schema["required"] = required
     return schema
+
+
+def alias_note(convert: Callable[[Any], Any] | None) -> str:
+    """What differs under an old name (its converter's docstring, e.g. "counted in MiB")."""
+    return f" ({convert.__doc__.strip()})" if convert and convert.__doc__ else ""
 
 
 def _check_text(spec: OptionSpec, raw: str) -> None:
