@@ -1,6 +1,6 @@
 """Derive every connector's JSON Schema and README options table from its options dataclass.
 
-The dataclass is the single declaration of a config key (STYLE.md "Options once"); this script
+The dataclass is the single declaration of a config key; this script
 writes what is derived from it, and `--check` (run by the tests) fails when a committed file
 differs from what the code says.
 """
@@ -52,6 +52,10 @@ def outputs(name: str) -> dict[Path, str]:
             desc = str(s.meta.get("help", "")).replace("|", "\\|")
             if s.secret:
                 desc += " (secret: never logged)"
+            if s.meta.get("aliases"):
+                desc += " Old name" + "s" * (len(s.meta["aliases"]) > 1) + ", still accepted: "
+                desc += ", ".join(f"`{a}`{opt.alias_note(c)}" for a, c in s.meta["aliases"].items())
+                desc += "."
             table.append(f"| `{key}` | {typ} | {default} | {kinds} | {desc} |")
         block = BEGIN + "\n" + "\n".join(table) + "\n\n" + opt.VALUE_RULES + "\n" + END
         if BEGIN in text:
@@ -69,7 +73,7 @@ def main(argv: list[str]) -> int:
     for name in names:
         try:
             files = outputs(name)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if name in argv:
                 raise
             print(f"gen: skipping {name}: {exc}", file=sys.stderr)

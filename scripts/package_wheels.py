@@ -62,7 +62,9 @@ def host_target() -> Target:
 
 def pinned_requirements() -> dict[str, str]:
     """name -> requirement string with the specifier pyproject declares."""
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    deps = project["dependencies"] + [d for n in INTEGRATION_REQUIRES for d in extras.get(n, [])]
     out = {}
     for dep in deps:
         req = Requirement(dep)

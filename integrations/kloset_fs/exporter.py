@@ -213,7 +213,7 @@ class FsExporter(Exporter[FsOptions]):
                     self._dir_meta(d)
                 except OSError as exc:
                     failed.append((d.record, f"{joined(d.parts)}: {exc.strerror or exc}"))
-                except Exception as exc:  # noqa: BLE001 - reported as that directory's error
+                except Exception as exc:  # reported as that directory's error
                     failed.append((d.record, str(exc)))
             self._target.forget()
         self._reset()

@@ -34,9 +34,9 @@ class FsImporter(Importer[FsOptions]):
         self.walk_root = os.path.realpath(self.root) if os.path.islink(self.root) else self.root
         try:
             excludes = Excludes([*ctx.excludes, *opts.excludes])
-        except Exception as exc:  # noqa: BLE001 - pathspec raises several types
+        except Exception as exc:  # pathspec raises several types
             raise ConfigError("excludes", f"invalid pattern: {exc}") from None
-        workers = opts.workers or ctx.maxconcurrency or DEFAULT_WORKERS
+        workers = opts.concurrency or ctx.maxconcurrency or DEFAULT_WORKERS
         self.cfg = WalkConfig(
             workers=max(1, min(workers, MAX_WORKERS)),
             excludes=excludes,

@@ -1,4 +1,4 @@
-"""Every config key of the fs integration, once (STYLE.md "Options once").
+"""Every config key of the fs integration, once.
 
 Keys keep the Go fs integration's names (`location`, `dont_traverse_fs`) so a user can swap
 the Go plugin for this one without touching `plakar source|destination|store add` lines.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from kloset_sdk import ConfigError, option
 
 PROTO = "posixfs"
-#: Walk workers when neither the `workers` option nor the host's maxconcurrency says otherwise.
+#: Walk workers when neither the `concurrency` option nor the host's maxconcurrency says otherwise.
 DEFAULT_WORKERS = 8
 MAX_WORKERS = 64
 
@@ -34,9 +34,10 @@ class FsOptions:
         kinds={"importer"},
         help="Stay on the filesystem of the root: a mount point is recorded but not entered.",
     )
-    workers: int | None = option(
+    concurrency: int | None = option(
         None,
         kinds={"importer"},
+        aliases={"workers": None},
         minimum=1,
         maximum=MAX_WORKERS,
         help="Directories listed in parallel. Default: the host's concurrency, else 8.",

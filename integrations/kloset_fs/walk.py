@@ -231,7 +231,7 @@ class Walker:
             try:
                 if not self._stop.is_set():
                     self._list(path, self._emit)
-            except Exception as exc:  # noqa: BLE001 - a bug must not hang the walk
+            except Exception as exc:  # a bug must not hang the walk
                 log.exception("walk: unexpected failure in %s", path)
                 self._emit(Record.failure(path, exc))
             finally:

@@ -115,7 +115,7 @@ class DriveClient:
 
         try:
             return paced(self.pacer, attempt, should_retry, self._refresh, _unauthorized)
-        except Exception as exc:  # noqa: BLE001 - the boundary (STYLE.md)
+        except Exception as exc:
             raise translate(exc, what) from exc
 
     def _refresh(self) -> None:

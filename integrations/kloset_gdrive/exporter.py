@@ -253,7 +253,7 @@ class GdriveExporter(Exporter[GdriveOptions]):
             if new_id:
                 meta["id"] = new_id
             self._known[parent][name] = {"id": new_id, "name": name, "mimeType": ""}
-        chunk = self.opts.chunk_bytes
+        chunk = self.opts.part_size
         try:
             head = read_full(content, chunk)
             if len(head) == chunk:  # big: stream it now, the content cannot wait
@@ -363,7 +363,7 @@ class GdriveExporter(Exporter[GdriveOptions]):
         )
         meta = {k: v for k, v in restored.meta.items() if k in ("mimeType", "modifiedTime")}
         restored.result = upload(
-            self.client, meta, _Stream(chunks), self.opts.chunk_bytes, file_id, UPLOAD_FIELDS
+            self.client, meta, _Stream(chunks), self.opts.part_size, file_id, UPLOAD_FIELDS
         )
 
     def _check_md5(self, path: str, restored: _Restored, want: str) -> None:

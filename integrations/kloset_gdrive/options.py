@@ -1,4 +1,4 @@
-"""Every gdrive config key, once (STYLE.md "Options once"), and what follows from them.
+"""Every gdrive config key, once, and what follows from them.
 
 Auth comes from exactly one source (token_file, refresh_token + client id/secret, or a service
 account key); the advanced `api_endpoint` / `token_uri` keys point the plugin at another Drive
@@ -34,6 +34,11 @@ DEFAULT_EXPORT_FORMATS = [
     "presentation=pptx",
     "drawing=svg",
 ]
+
+
+def _mib(value: int) -> int:
+    """counted in MiB"""
+    return value * MiB
 
 
 @dataclass(frozen=True)
@@ -104,12 +109,14 @@ class GdriveOptions(RetryOptions):
         help="Where incremental backups keep their state (default: one file per source under"
         " ~/.config/kloset-connectors/).",
     )
-    chunk_size: int = option(
-        8,
+    part_size: int = option(
+        8 * MiB,
         kinds={"exporter", "storage"},
-        minimum=1,
-        maximum=1024,
-        help="MiB per resumable upload request; files below it go in one multipart request.",
+        minimum=UPLOAD_UNIT,
+        maximum=1024 * MiB,
+        aliases={"chunk_size": _mib},
+        help="Bytes per resumable upload request, a multiple of 262144 (256 KiB); files below"
+        " it go in one multipart request.",
     )
     api_endpoint: str = option(
         GOOGLE_API, advanced=True, help="Drive API root URL (tests point it at an emulator)."
@@ -141,10 +148,6 @@ class GdriveOptions(RetryOptions):
     @property
     def path(self) -> str:
         return "/" + "/".join(self.path_parts)
-
-    @property
-    def chunk_bytes(self) -> int:
-        return self.chunk_size * MiB  # always a multiple of UPLOAD_UNIT
 
     @property
     def scope_url(self) -> str:
@@ -195,6 +198,10 @@ class GdriveOptions(RetryOptions):
 def check(opts: GdriveOptions) -> None:
     """Checks a JSON Schema cannot express; each error names its key."""
     opts.path_parts  # noqa: B018 - raises on a malformed location
+    if opts.part_size % UPLOAD_UNIT:
+        raise ConfigError(
+            "part_size", f"{opts.part_size} is not a multiple of {UPLOAD_UNIT} (256 KiB)"
+        )
     if opts.shared_with_me and (opts.shared_drive_id or opts.root_folder_id):
         raise ConfigError(
             "shared_with_me", "cannot be combined with shared_drive_id/root_folder_id"

@@ -233,7 +233,7 @@ class GdriveStorage(Storage[GdriveOptions]):
         folder_id = self._dir(folder, create=True)
         tmp = f"{name}.tmp-{os.urandom(6).hex()}"
         body = {"name": tmp, "parents": [folder_id]}
-        meta = upload(self.client, body, data, self.opts.chunk_bytes, fields=FIELDS)
+        meta = upload(self.client, body, data, self.opts.part_size, fields=FIELDS)
         size = int(meta.get("size") or 0)
         if self._lookup(key):
             self.client.delete(meta["id"])  # same MAC, same bytes: keep the one already there

@@ -2,7 +2,7 @@
 
 The content arrives as a stream (the host's chunks), so we read one chunk ahead: content that
 ends within the first chunk goes in one multipart request; otherwise a resumable session gets
-chunks of `chunk_size` (a multiple of 256 KiB, as Drive requires for every chunk but the last)
+chunks of `part_size` (a multiple of 256 KiB, as Drive requires for every chunk but the last)
 and the last one carries the total. Either way the file comes into existence only with the final
 request, which is sent only after the stream reached its end, so an aborted stream never
 leaves a partial file behind (§6.5).

@@ -99,11 +99,11 @@ class UserTokens(_Cached):
 
     def __init__(self, opts: OneDriveOptions, ep: Endpoints, http: requests.Session) -> None:
         super().__init__()
-        self._file = TokenFile(cache_path(opts), key="token_cache")
+        self._file = TokenFile(cache_path(opts), key="token_file")
         data = self._file.load()
         raw = data.get("msal_cache")
         if not isinstance(raw, str):
-            raise ConfigError("token_cache", f"{self._file.path} is not an onedrive login cache")
+            raise ConfigError("token_file", f"{self._file.path} is not an onedrive login cache")
         self._meta = {k: v for k, v in data.items() if k != "msal_cache"}
         if data.get("client_id") not in (None, opts.client_id):
             raise ConfigError(

@@ -5,8 +5,7 @@ single Pacer (kloset_sdk.http.process_pacer): when Graph answers 429/503 (`Throt
 `Retry-After` (often 120 s, sometimes nothing), every thread waits, not just the one that was
 told, which is what Graph's throttling guidance asks for; a 401 refreshes the token once.
 What is worth retrying is decided by the SDK (`Throttled`, `Unavailable`); what a Graph status
-means for the user is decided by `_translate`, nowhere else (STYLE.md "Translate errors at one
-boundary").
+means for the user is decided by `_translate`, nowhere else.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ need. A file is uploaded under its final name: OneDrive has no rename-over, and 
 kinds are atomic already (upload.py), so no temporary name is needed.
 
 Small files (<= 4 MiB) are read into memory and uploaded by a pool while the next records
-stream in (bounded: 2 x workers files in flight); larger ones stream through an upload session
+stream in (bounded: 2 x concurrency files in flight); larger ones stream through an upload session
 fragment by fragment, holding one fragment. Symlinks and devices cannot exist on OneDrive and
 are reported as per-record errors.
 """
@@ -40,8 +40,8 @@ class OneDriveExporter(Exporter[OneDriveOptions]):
         self.root = root_path(opts.location)
         self._client: GraphClient | None = None
         self._folders: Folders | None = None
-        self._pool = ThreadPoolExecutor(opts.workers, thread_name_prefix="onedrive-upload")
-        self._slots = threading.BoundedSemaphore(2 * opts.workers)
+        self._pool = ThreadPoolExecutor(opts.concurrency, thread_name_prefix="onedrive-upload")
+        self._slots = threading.BoundedSemaphore(2 * opts.concurrency)
         # Sign in at Init, as the s3 and sftp exporters do: Plakar's restore fails as a whole
         # only when the exporter cannot be created; later errors are per-file events.
         self.ping()
@@ -84,7 +84,7 @@ class OneDriveExporter(Exporter[OneDriveOptions]):
         stream = content if content is not None else ChunkStream(lambda: None)
         size = info.size
         if size > SIMPLE_MAX:
-            upload(self.client, parent_id, name, stream, size, self.opts.fragment_size, mtime)
+            upload(self.client, parent_id, name, stream, size, self.opts.part_size, mtime)
             return None
         data = read_exact(stream, size)
         if len(data) != size or stream.read(1):
@@ -99,9 +99,7 @@ class OneDriveExporter(Exporter[OneDriveOptions]):
     def _put_small(self, parent_id: str, name: str, data: bytes, mtime: int | None) -> None:
         try:
             size = len(data)
-            upload(
-                self.client, parent_id, name, io.BytesIO(data), size, self.opts.fragment_size, mtime
-            )
+            upload(self.client, parent_id, name, io.BytesIO(data), size, self.opts.part_size, mtime)
         finally:
             self._slots.release()
 

@@ -34,7 +34,7 @@ def user_scopes(ep: Endpoints, sharepoint: bool) -> list[str]:
 
 
 def cache_path(opts: OneDriveOptions) -> Path:
-    return Path(opts.token_cache).expanduser() if opts.token_cache else default_token_path(NAME)
+    return Path(opts.token_file).expanduser() if opts.token_file else default_token_path(NAME)
 
 
 def msal_app(

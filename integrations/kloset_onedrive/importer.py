@@ -46,7 +46,7 @@ class OneDriveImporter(Importer[OneDriveOptions]):
         super().__init__(opts, ctx)
         check(opts)
         self.root = root_path(opts.location)
-        self.wants_acks = opts.delta
+        self.wants_acks = opts.incremental
         self._client: GraphClient | None = None
         self._lock = threading.Lock()
         self._sent = 0
@@ -61,7 +61,7 @@ class OneDriveImporter(Importer[OneDriveOptions]):
         return self._client
 
     def identity(self) -> Identity:
-        flags = Flag.STREAM if self.opts.delta else Flag.NONE
+        flags = Flag.STREAM if self.opts.incremental else Flag.NONE
         return Identity(origin=origin(self.opts), type=self.type_name, root=self.root, flags=flags)
 
     def ping(self) -> None:
@@ -69,7 +69,7 @@ class OneDriveImporter(Importer[OneDriveOptions]):
 
     # -- records ------------------------------------------------------------------------------
     def records(self) -> Iterator[Record]:
-        source = self._delta_entries() if self.opts.delta else self._full_entries()
+        source = self._delta_entries() if self.opts.incremental else self._full_entries()
         for path, item in source:
             for rec in self._records_for(path, item):
                 with self._lock:
@@ -131,7 +131,7 @@ class OneDriveImporter(Importer[OneDriveOptions]):
             start = self._get("/")
             if not listing.sent(start.id):
                 yield "/", start
-        for entry in walk(self.client, start, self.root, self.opts.workers):
+        for entry in walk(self.client, start, self.root, self.opts.concurrency):
             if entry.item is not None and listing.sent(entry.item.id):
                 continue  # already sent before delta was refused
             yield entry.path, entry.item if entry.item is not None else _failed(entry.error)

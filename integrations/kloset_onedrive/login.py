@@ -111,7 +111,7 @@ def _settings(
 ) -> dict[str, Any]:
     return {
         "tenant": tenant,
-        "token_cache": token_cache,
+        "token_file": token_cache,
         "region": region,
         "drive_type": drive_type,
         "graph_endpoint": graph_endpoint,
@@ -212,7 +212,7 @@ def login_auth_code(
             self.wfile.write(body)
             done.set()
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             """Quiet: the request holds the authorization code."""
 
     server = HTTPServer(("127.0.0.1", 0), Handler)

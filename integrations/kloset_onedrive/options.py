@@ -1,4 +1,4 @@
-"""Every onedrive config key, once (STYLE.md "Options once"), and what follows from them.
+"""Every onedrive config key, once, and what follows from them.
 
 The national clouds differ only by two hosts (Graph and the login authority), so `region` picks
 both and the advanced `graph_endpoint` / `authority_host` / `ca_bundle` keys override them; the
@@ -64,33 +64,40 @@ class OneDriveOptions(RetryOptions):
     user: str | None = option(
         None, help="User principal name or id whose OneDrive to use (client credentials)."
     )
-    token_cache: str | None = option(
+    token_file: str | None = option(
         None,
+        aliases={"token_cache": None},
         help="msal token cache written by `klosetctl login onedrive` (0600); default"
         " ~/.config/kloset-connectors/onedrive-default.json.",
     )
-    delta: bool = option(
+    incremental: bool = option(
         False,
         kinds={"importer"},
+        aliases={"delta": None},
         help="Incremental backups from /root/delta: only changed items are fetched (the"
         " item map and deltaLink are kept in state_file).",
     )
     state_file: str | None = option(
         None,
         kinds={"importer"},
-        help="Where delta keeps its item map and deltaLink (default: one file per drive and"
+        help="Where incremental keeps its item map and deltaLink (default: one file per drive and"
         " path under ~/.config/kloset-connectors/).",
     )
-    fragment_size: int = option(
+    part_size: int = option(
         DEFAULT_FRAGMENT,
         kinds={"exporter", "storage"},
+        aliases={"fragment_size": None},
         minimum=FRAGMENT_UNIT,
         maximum=FRAGMENT_LIMIT - FRAGMENT_UNIT,
         help="Upload-session fragment in bytes: a multiple of 327680 (320 KiB), under 60 MiB;"
         " one fragment is held in memory per upload.",
     )
-    workers: int = option(
-        8, minimum=1, maximum=64, help="Parallel Graph requests (folder listings, uploads)."
+    concurrency: int = option(
+        8,
+        minimum=1,
+        maximum=64,
+        aliases={"workers": None},
+        help="Parallel Graph requests (folder listings, uploads).",
     )
     graph_endpoint: str | None = option(
         None, advanced=True, help="Graph base URL (default from region, e.g. .../v1.0)."
@@ -138,9 +145,9 @@ def endpoints(opts: OneDriveOptions) -> Endpoints:
 
 def check(opts: OneDriveOptions) -> None:
     """Checks a schema cannot express; raised from the connectors' constructors."""
-    if opts.fragment_size % FRAGMENT_UNIT:
+    if opts.part_size % FRAGMENT_UNIT:
         raise ConfigError(
-            "fragment_size", f"{opts.fragment_size} is not a multiple of {FRAGMENT_UNIT} (320 KiB)"
+            "part_size", f"{opts.part_size} is not a multiple of {FRAGMENT_UNIT} (320 KiB)"
         )
     chosen = [k for k in ("drive_id", "site_id", "user") if getattr(opts, k)]
     if len(chosen) > 1:

@@ -114,7 +114,7 @@ class OneDriveStorage(Storage[OneDriveOptions]):
                 for it in map(parse_item, self.client.children(f"/items/{folder}"))
                 if it.is_container and len(it.name) == 2
             ]
-        with ThreadPoolExecutor(self.opts.workers, thread_name_prefix="onedrive-list") as pool:
+        with ThreadPoolExecutor(self.opts.concurrency, thread_name_prefix="onedrive-list") as pool:
             found = pool.map(lambda d: self._list_dir(res, *d), dirs)
             return [mac for macs in found for mac in macs]
 
@@ -157,7 +157,7 @@ class OneDriveStorage(Storage[OneDriveOptions]):
             spool.seek(0)
             parent = join(self.root, directory) if directory else self.root
             parent_id = self.folders.ensure(parent)
-            item = upload(self.client, parent_id, name, spool, size, self.opts.fragment_size)
+            item = upload(self.client, parent_id, name, spool, size, self.opts.part_size)
         with self._lock:
             self._items[key] = item
         return size

@@ -217,7 +217,7 @@ class Session:
             return
         try:
             self.client.call("DELETE", self.url, auth=False).close()
-        except Exception as exc:  # noqa: BLE001 - the original error matters more
+        except Exception as exc:  # the original error matters more
             log.debug("cancelling upload session of %s failed: %s", self.name, exc)
 
 
@@ -242,6 +242,6 @@ def _verify(client: GraphClient, item: DriveItem, hasher: QuickXor, name: str) -
         return
     try:
         client.call("DELETE", f"/items/{item.id}").close()
-    except Exception as exc:  # noqa: BLE001 - the mismatch is the error to report
+    except Exception as exc:  # the mismatch is the error to report
         log.warning("%s: could not remove the corrupt upload: %s", name, exc)
     raise Fatal(f"{name}: stored content hashes to {got}, sent {want}; removed it")

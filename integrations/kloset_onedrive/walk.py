@@ -60,7 +60,7 @@ def walk(client: GraphClient, start: DriveItem, start_path: str, workers: int) -
                 out.put(Entry(child, item))
                 if item.is_container:
                     submit(item, child)
-        except Exception as exc:  # noqa: BLE001 - reported as an error record for this folder
+        except Exception as exc:  # reported as an error record for this folder
             out.put(Entry(path, None, exc))
         finally:
             out.put(_DONE)

@@ -1,6 +1,6 @@
 """The boto3 wrapper: one client per connector process, every request paced by the SDK's retry
-pacer, and the one place botocore errors become kloset_sdk errors (STYLE.md "Translate errors
-at one boundary"). Connectors call `S3Client.call(what, operation, **params)` and never catch a
+pacer, and the one place botocore errors become kloset_sdk errors.
+Connectors call `S3Client.call(what, operation, **params)` and never catch a
 botocore exception themselves.
 
 botocore's own retries are turned off (`total_max_attempts=1`) so that retrying happens in one
@@ -154,7 +154,7 @@ class S3Client:
         self.target = target
         self.bucket = target.bucket
         self.ssec_key = sse_customer_key(opts)
-        self.pacer = Pacer(RetryPolicy(attempts=opts.retries))
+        self.pacer = Pacer(RetryPolicy(attempts=opts.max_retries))
         self._reached = False
         try:
             session = boto3.session.Session(profile_name=opts.profile)
@@ -217,7 +217,7 @@ class S3Client:
         them; botocore's standard retry mode (same attempt budget) re-sends a failed part from
         its in-memory body instead.
         """
-        return self._make({"mode": "standard", "total_max_attempts": self.opts.retries})
+        return self._make({"mode": "standard", "total_max_attempts": self.opts.max_retries})
 
     # -- the one way requests are made --------------------------------------------------------
     def call(self, what: str, operation: str, **params: Any) -> Any:
@@ -228,7 +228,7 @@ class S3Client:
     def run(self, what: str, fn: Callable[[], T]) -> T:
         try:
             result = self.pacer.call(fn, self._should_retry)
-        except Exception as exc:  # noqa: BLE001 - the translation boundary
+        except Exception as exc:  # the translation boundary
             raise translate(exc, what, self.target.endpoint_url) from None
         self._reached = True
         return result

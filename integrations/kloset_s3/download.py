@@ -58,8 +58,8 @@ class ObjectStream:
         while True:
             try:
                 data: bytes = self._body.read(self._chunk)
-            except Exception as exc:  # noqa: BLE001 - retry or translate, nothing else
-                if should_retry(exc) is None or self._resumes >= self._s3.opts.retries:
+            except Exception as exc:  # retry or translate, nothing else
+                if should_retry(exc) is None or self._resumes >= self._s3.opts.max_retries:
                     raise translate(exc, f"get {self._key}", self._s3.target.endpoint_url) from None
                 self._resumes += 1
                 log.info("get %s: connection lost at byte %d, resuming", self._key, self._pos)
@@ -75,5 +75,5 @@ class ObjectStream:
     def close(self) -> None:
         try:
             self._body.close()
-        except Exception:  # noqa: BLE001 - closing a dead connection
+        except Exception:  # closing a dead connection
             pass

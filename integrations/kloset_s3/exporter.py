@@ -136,7 +136,7 @@ class S3Exporter(Exporter[S3Options]):
     def _wait(self, up: Any, key: str) -> None:
         try:
             up.result()
-        except Exception as exc:  # noqa: BLE001 - s3transfer re-raises botocore errors
+        except Exception as exc:  # s3transfer re-raises botocore errors
             raise translate(exc, f"put {key}", self.target.endpoint_url) from None
 
     def _verify(self, path: str, key: str, size: int, md5: str) -> None:
@@ -189,7 +189,7 @@ class S3Exporter(Exporter[S3Options]):
         for path, job in jobs.items():
             try:
                 job.result()
-            except Exception as exc:  # noqa: BLE001 - reported per object
+            except Exception as exc:  # reported per object
                 failures.append((Record(path, FileInfo(path.rsplit("/", 1)[-1])), str(exc)))
         self._reset()
         return failures

@@ -1,4 +1,4 @@
-"""Every config key of the s3 integration, once (STYLE.md "Options once"), and what they mean.
+"""Every config key of the s3 integration, once, and what they mean.
 
 The first twelve keys are the Go integration's, with its names, meanings and defaults, so an
 existing `plakar store add mystore s3://... access_key=... secret_access_key=...` line works
@@ -141,16 +141,17 @@ class S3Options:
         help="Record content-type, user metadata, tags and storage class as xattrs (a HEAD"
         " per object, GetObjectTagging for tagged ones). false: list and read only.",
     )
-    retries: int = option(
+    max_retries: int = option(
         10,
+        aliases={"retries": None},
         minimum=1,
         maximum=100,
         advanced=True,
         help="Attempts per request on throttling, 5xx and network errors (backoff with"
         " jitter, Retry-After honoured).",
     )
-    timeout: int = option(
-        60,
+    timeout: float = option(
+        60.0,
         minimum=1,
         maximum=3600,
         advanced=True,

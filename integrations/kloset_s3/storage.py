@@ -87,7 +87,7 @@ class S3Storage(Storage[S3Options]):
                 total += sum(int(o.get("Size", 0)) for o in page.get("Contents", []))
         except NotFound:
             raise
-        except Exception as exc:  # noqa: BLE001 - statistics only: unknown, not fatal
+        except Exception as exc:  # statistics only: unknown, not fatal
             log.warning("size: %s", exc)
             return -1
         return total

@@ -153,7 +153,7 @@ class _Multipart:
                 Key=self.key,
                 UploadId=self.upload_id,
             )
-        except Exception as exc:  # noqa: BLE001 - the original failure is what the host must see
+        except Exception as exc:  # the original failure is what the host must see
             log.warning(
                 "put %s: could not abort multipart upload %s: %s", self.key, self.upload_id, exc
             )

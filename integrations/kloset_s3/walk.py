@@ -124,7 +124,7 @@ class Walker:
                     return
                 subs.extend(str(p["Prefix"]) for p in page.get("CommonPrefixes") or [])
             self._put(("done", prefix, subs))
-        except Exception as exc:  # noqa: BLE001 - reported as an event, the walk goes on
+        except Exception as exc:  # reported as an event, the walk goes on
             self._put(("error", prefix, exc))
 
     def _put(self, item: tuple[str, str, object]) -> bool:

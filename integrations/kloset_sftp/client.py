@@ -126,7 +126,7 @@ class SFTPSession:
         self._limits: tuple[int, int] | None = None
         self._extensions: frozenset[str] | None = None
         self._last_failure: tuple[float, Exception | None] = (0.0, None)  # last reconnect
-        self.pacer = Pacer(RetryPolicy(attempts=2, base_delay=0.2, max_delay=1.0))
+        self.pacer = Pacer(RetryPolicy(attempts=opts.max_retries, base_delay=0.2, max_delay=1.0))
         with self._cond:
             self._connect_locked()
         self.root = self.run(lambda ch: self._absolute(ch, self.endpoint.root), "root")
@@ -296,10 +296,10 @@ class SFTPSession:
 
         try:
             return self.pacer.call(attempt, should_retry) if idempotent else attempt()
-        except Exception as exc:  # noqa: BLE001 - the boundary: everything leaves translated
+        except Exception as exc:  # the boundary: everything leaves translated
             cause = exc.__cause__
             if isinstance(exc, Fatal) and cause is not None and dropped(cause):
-                # the pacer gave up: say what failed rather than "gave up after 2 attempts"
+                # the pacer gave up: say what failed rather than "gave up after N attempts"
                 raise translate(cause, what, self.where) from None
             raise translate(exc, what, self.where) from None
 

@@ -71,7 +71,7 @@ def _lookup(cfg: paramiko.SSHConfig | None, alias: str) -> dict[str, Any]:
         return {}
     try:
         return dict(cfg.lookup(alias))
-    except Exception as exc:  # noqa: BLE001 - paramiko raises bare errors for bad Match lines
+    except Exception as exc:  # paramiko raises bare errors for bad Match lines
         raise ConfigError("ssh_config", f"lookup of {alias!r} failed: {exc}") from None
 
 

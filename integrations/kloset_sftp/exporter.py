@@ -263,7 +263,7 @@ class SFTPExporter(Exporter[SFTPOptions]):
             info = record.info or FileInfo(name=posixpath.basename(path), mode=0o755)
             try:
                 self.session.run(lambda ch: self._fix_dir(ch, path, info), f"chmod {path}")
-            except Exception as exc:  # noqa: BLE001 - reported per directory
+            except Exception as exc:  # reported per directory
                 return record, str(exc)
             return None
 

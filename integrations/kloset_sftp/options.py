@@ -1,4 +1,4 @@
-"""Every config key of the sftp integration, declared once (STYLE.md "Options once").
+"""Every config key of the sftp integration, declared once.
 
 The first nine keys are the Go integration's, with the same meaning, so a `plakar source|
 destination|store add` line written for it works unchanged (INTEGRATIONS.md, sftp). The rest
@@ -105,6 +105,14 @@ class SFTPOptions:
         maximum=3600,
         help="Seconds allowed for connecting, the SSH handshake and login; a connection"
         " silent for 4x this long is treated as dropped.",
+    )
+    max_retries: int = option(
+        2,
+        minimum=1,
+        maximum=100,
+        advanced=True,
+        help="Attempts of a call that is safe to repeat (stat, list, open-for-read, remove)"
+        " when the connection drops; writes are never replayed.",
     )
     concurrency: int | None = option(
         None,

@@ -54,7 +54,7 @@ class RemoteReader:
         while True:
             try:
                 return fn(self._pipe or self._start())
-            except Exception as raised:  # noqa: BLE001 - translated below
+            except Exception as raised:  # translated below
                 exc = on_channel(raised, self._ch)
                 self._stop(exc)
                 if dropped(exc) and not self._resumed:
@@ -106,7 +106,7 @@ class RemoteReader:
                     pipe.close()
                 if self._handle:
                     ch.close_handle_later(self._handle)
-            except Exception as exc:  # noqa: BLE001 - closing a read handle may fail harmlessly
+            except Exception as exc:  # closing a read handle may fail harmlessly
                 error = error or exc
         self._handle = b""
         self._session.release(ch, error)
@@ -142,7 +142,7 @@ class Upload:
         self._fsync, self._finish = fsync, finish
         try:
             self._ch = session.acquire()
-        except Exception as exc:  # noqa: BLE001 - translated like every other failure
+        except Exception as exc:  # translated like every other failure
             raise translate(exc, final, session.where) from None
         self._handle = b""
         self._writer: WritePipeline | None = None
@@ -196,7 +196,7 @@ class Upload:
                 self._session.run(
                     lambda c: c.remove(self.tmp), f"remove {self.tmp}", idempotent=False
                 )
-            except Exception as cleanup:  # noqa: BLE001 - best effort: temp names are never listed
+            except Exception as cleanup:  # best effort: temp names are never listed
                 log.info("could not remove the temporary file %s: %s", self.tmp, cleanup)
 
 
@@ -224,7 +224,7 @@ def _cleanup(
         ch.remove(tmp)
     except FileNotFoundError:
         pass
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         lost = on_channel(exc, ch)
         return lost if dropped(lost) else None
     return None

@@ -219,7 +219,7 @@ def run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("klosetctl: interrupted\n")
         return 130
-    except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback on request
+    except Exception as exc:  # a bug: one line, the traceback on request
         if os.environ.get("KLOSETCTL_TRACEBACK"):
             raise
         sys.stderr.write(

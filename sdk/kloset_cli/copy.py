@@ -103,7 +103,7 @@ class Feed:
         except grpc.RpcError as exc:  # the Import stream failed: the source is gone
             self.fatal = f"importer: {failure(self.conn.proc, exc)}"
             self.exhausted = True
-        except Exception as exc:  # noqa: BLE001 - surfaced by run_copy, never lost in gRPC
+        except Exception as exc:  # surfaced by run_copy, never lost in gRPC
             self.error = exc
             self.exhausted = True
 

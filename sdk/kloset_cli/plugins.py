@@ -83,7 +83,7 @@ def died(proc: PluginProcess, wait: float = 0.5) -> str:
     """If the plugin process has ended, how (after a failed call: it may be exiting now)."""
     try:
         rc = proc.proc.wait(wait)
-    except Exception:  # noqa: BLE001 - still running (TimeoutExpired): the call failed alone
+    except Exception:  # still running (TimeoutExpired): the call failed alone
         return ""
     if rc < 0:
         return f"the plugin process was killed by signal {-rc}"
@@ -126,7 +126,7 @@ def connect(
         if proc.proc.poll() is None:
             try:
                 proc.finish(10)
-            except Exception:  # noqa: BLE001 - a plugin that ignores EOF is killed
+            except Exception:  # a plugin that ignores EOF is killed
                 proc.kill()
         else:
             proc.close()

@@ -141,7 +141,7 @@ def guarded(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
             try:
                 return fn(self, request, context)
-            except Exception as exc:  # noqa: BLE001 - the boundary where errors become statuses
+            except Exception as exc:  # the boundary where errors become statuses
                 if _is_abort(exc):
                     raise
                 abort(context, exc, what)
@@ -160,7 +160,7 @@ def guarded_stream(what: str) -> Callable[[Callable[..., Iterator[Any]]], Callab
         def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             try:
                 yield from fn(self, request, context)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if _is_abort(exc):
                     raise
                 abort(context, exc, what)

@@ -92,7 +92,7 @@ class ExporterServicer(Servicer[Exporter[Any]], kind="exporter", messages=pb):
     ) -> Iterator[pb.ExportResponse]:
         try:
             conn = self.connector("Export")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             abort(context, exc, "export")
         out: queue.Queue[Any] = queue.Queue(maxsize=1024)
         worker = threading.Thread(
@@ -109,7 +109,7 @@ class ExporterServicer(Servicer[Exporter[Any]], kind="exporter", messages=pb):
                 try:
                     fut.result()
                     yield _result(rec)
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     yield _result(rec, status_of(exc)[1])
             else:
                 yield item
@@ -154,19 +154,19 @@ class ExporterServicer(Servicer[Exporter[Any]], kind="exporter", messages=pb):
                         out.put((rec, fut))
                     else:
                         out.put(_result(rec))
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     out.put(_result(rec, status_of(exc)[1]))
                     if stream is not None:
                         try:
                             stream.drain()
-                        except Exception:  # noqa: BLE001
+                        except Exception:
                             pass
             wait(futures)
             for rec_obj, err in conn.finish():
                 out.put(_result(rec_obj.to_proto(), err))
         except grpc.RpcError:
             log.debug("export stream cancelled by the host")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.error("export stream failed: %s", status_of(exc)[1])
             log.debug("export stream failure", exc_info=True)
         finally:

@@ -78,7 +78,7 @@ class ImporterServicer(Servicer[Importer[Any]], kind="importer", messages=pb):
     ) -> Iterator[pb.ImportResponse]:
         try:
             conn = self.connector("Import")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             abort(context, exc, "import")
         acks_done = threading.Event()
         ack_count = [0]
@@ -95,11 +95,11 @@ class ImporterServicer(Servicer[Importer[Any]], kind="importer", messages=pb):
                     if conn.wants_acks:
                         try:
                             conn.ack(Record.from_proto(hdr), req.result.error)
-                        except Exception:  # noqa: BLE001
+                        except Exception:
                             log.exception("ack callback failed for %s", hdr.pathname)
             except grpc.RpcError:
                 pass  # the host went away; Import is over either way
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.debug("ack stream ended abnormally", exc_info=True)
             finally:
                 acks_done.set()
@@ -113,7 +113,7 @@ class ImporterServicer(Servicer[Importer[Any]], kind="importer", messages=pb):
                         self._readers[rec.key] = rec.opener
                 yield pb.ImportResponse(record=rec.to_proto())
                 sent += 1
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             abort(context, exc, "import")
         yield pb.ImportResponse(finished=True)
         log.debug("import: %d records sent, waiting for the host to half-close", sent)

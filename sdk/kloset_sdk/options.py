@@ -21,7 +21,7 @@ import math
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 import jsonschema
@@ -63,8 +63,13 @@ def option(
     pattern: str | None = None,
     min_length: int | None = None,
     advanced: bool = False,
+    aliases: Mapping[str, Callable[[Any], Any] | None] | None = None,
 ) -> Any:
-    """Declare one config key; see the module docstring."""
+    """Declare one config key; see the module docstring.
+
+    `aliases` maps old names that stay accepted to None, or to a function turning a value given
+    under that name (already typed) into this option's value (e.g. MiB to bytes).
+    """
     meta = {
         "help": help,
         "secret": secret,
@@ -75,6 +80,7 @@ def option(
         "pattern": pattern,
         "min_length": min_length,
         "advanced": advanced,
+        "aliases": dict(aliases or {}),
     }
     if required and default is dataclasses.MISSING:
         default = None
@@ -165,6 +171,14 @@ def schema_for(cls: type, kind: str, title: str = "") -> dict[str, Any]:
         if s.secret:
             prop["writeOnly"] = True
         props[s.name] = prop
+        for alias, convert in s.meta.get("aliases", {}).items():
+            props[alias] = {
+                "type": s.kind,
+                **({"items": {"type": "string"}} if s.kind == "array" else {}),
+                "description": f"Old name of {s.name}, still accepted{alias_note(convert)}.",
+                "deprecated": True,
+                **({"writeOnly": True} if s.secret else {}),
+            }
         if s.required:
             required.append(s.name)
     schema: dict[str, Any] = {
@@ -177,6 +191,11 @@ def schema_for(cls: type, kind: str, title: str = "") -> dict[str, Any]:
     if required:
         schema["required"] = required
     return schema
+
+
+def alias_note(convert: Callable[[Any], Any] | None) -> str:
+    """What differs under an old name (its converter's docstring, e.g. "counted in MiB")."""
+    return f" ({convert.__doc__.strip()})" if convert and convert.__doc__ else ""
 
 
 def _check_text(spec: OptionSpec, raw: str) -> None:
@@ -232,26 +251,33 @@ def parse(cls: type[T], config: Mapping[str, str], kind: str) -> T:
     """Coerce, validate and instantiate `cls` from Plakar's string map for connector `kind`."""
     all_specs = {s.name: s for s in specs(cls)}
     allowed = {n: s for n, s in all_specs.items() if kind in s.meta.get("kinds", KINDS)}
+    old_names = {a: s.name for s in all_specs.values() for a in s.meta.get("aliases", {})}
+    given: dict[str, str] = {}  # option name -> the key the config used for it
     for key in sorted(config):
-        if key not in allowed:
+        name = old_names.get(key, key)
+        if name not in allowed:
             known = ", ".join(sorted(allowed))
-            if key in all_specs:
+            if name in all_specs:
                 raise ConfigError(key, f"not an option of the {kind} (its options: {known})")
             raise ConfigError(key, f"unknown option (known options: {known})")
+        if name in given:
+            raise ConfigError(key, f"same option as {given[name]}: give only one of them")
+        given[name] = key
     values: dict[str, Any] = {}
-    for key, raw in config.items():
-        spec = allowed[key]
+    for name, key in given.items():
+        spec, raw = allowed[name], config[key]
         if spec.secret and isinstance(raw, str):
             log.register_secret(raw)
-        val = _coerce(spec, raw)
+        val = _coerce(spec if key == name else dataclasses.replace(spec, name=key), raw)
         if val is None and spec.kind != "string":
             continue
-        values[key] = val
+        convert = spec.meta["aliases"].get(key) if key != name else None
+        values[name] = convert(val) if convert else val
     schema = schema_for(cls, kind)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(values), key=lambda e: list(e.path))
     if errors:
-        raise _config_error(errors[0], allowed)
+        raise _config_error(errors[0], allowed, given)
     inst = cls(**values)
     for s in allowed.values():
         val = getattr(inst, s.name)
@@ -263,14 +289,19 @@ def parse(cls: type[T], config: Mapping[str, str], kind: str) -> T:
     return inst
 
 
-def _config_error(err: jsonschema.ValidationError, specs: Mapping[str, OptionSpec]) -> ConfigError:
+def _config_error(
+    err: jsonschema.ValidationError,
+    specs: Mapping[str, OptionSpec],
+    given: Mapping[str, str] | None = None,
+) -> ConfigError:
     if err.validator == "required":
         wanted: list[str] = list(err.validator_value)  # type: ignore[arg-type]
         given = err.instance if isinstance(err.instance, dict) else {}
         missing = [k for k in wanted if k not in given]
         return ConfigError(missing[0] if missing else "", "is required")
-    key = str(err.path[0]) if err.path else ""
-    spec = specs.get(key)
+    name = str(err.path[0]) if err.path else ""
+    spec = specs.get(name)
+    key = (given or {}).get(name, name)  # the name the config used (an alias, maybe)
     if spec is not None and spec.secret:
         return ConfigError(key, f"invalid value ({err.validator} check failed)")
     if err.validator == "enum":

@@ -22,6 +22,8 @@ from .connector import Connector
 from .errors import ConfigError, Fatal
 
 GROUP = "kloset.integrations"
+#: Integrations whose libraries come with an extra of the same name (pyproject.toml).
+EXTRAS = ("s3", "sftp", "gdrive", "onedrive")
 
 #: Protocols Plakar registers itself, per connector kind (docs/PROTOCOL.md: Manifests and packages):
 #: never reuse them.
@@ -45,7 +47,7 @@ def module_for(name: str) -> ModuleType:
         if exc.name == mod_name:
             raise Fatal(f'no integration named "{name}" is installed') from None
         raise Fatal(
-            f'integration "{name}" needs {exc.name}: install it (pip install {exc.name})'
+            f'integration "{name}" needs {exc.name}: {_install_hint(mod_name, exc.name)}'
         ) from None
 
 
@@ -54,7 +56,7 @@ def load_class(spec: str) -> type[Connector[Any]]:
     try:
         cls = getattr(importlib.import_module(mod), attr)
     except ModuleNotFoundError as exc:
-        raise Fatal(f"{spec} needs {exc.name}: install it (pip install {exc.name})") from None
+        raise Fatal(f"{spec} needs {exc.name}: {_install_hint(mod, exc.name)}") from None
     assert isinstance(cls, type)
     return cls
 
@@ -97,3 +99,14 @@ def serve_integration(name: str, kind: str) -> NoReturn:
     from .entrypoint import serve
 
     serve(kind, connectors(name, kind))
+
+
+def _install_hint(module: str, missing: str | None) -> str:
+    """The pip line that brings the missing library: the integration's extra (pyproject)."""
+    package, _, _ = module.partition(".")
+    extra = package.removeprefix("kloset_")
+    if extra in EXTRAS:
+        return f"install it (pip install 'kloset-connectors[{extra}]')"
+    if package.startswith("kloset_"):
+        return "install it (pip install kloset-connectors)"
+    return f"install it (pip install {missing})"

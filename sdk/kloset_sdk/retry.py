@@ -114,7 +114,7 @@ class Pacer:
                 return fn()
             except (QuotaExceeded, Fatal):
                 raise
-            except Exception as exc:  # noqa: BLE001 - should_retry decides
+            except Exception as exc:  # should_retry decides
                 decision = should_retry(exc)
                 if decision is None:
                     raise

@@ -240,7 +240,7 @@ class _Incoming:
             item: memoryview | BaseException | None
             try:
                 item = self._receive()
-            except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
+            except BaseException as exc:  # handed to the reading thread
                 item = exc
             while not self._closed:
                 try:

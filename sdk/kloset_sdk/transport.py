@@ -99,7 +99,7 @@ def guard_stdio() -> tuple[int, int]:
         except (OSError, ValueError):
             pass
     sys.stdout = sys.stderr
-    sys.stdin = open(os.devnull)  # noqa: SIM115 - kept open for the life of the process
+    sys.stdin = open(os.devnull)  # kept open for the life of the process
     for fd in (in_fd, out_fd):
         try:
             fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
@@ -308,7 +308,7 @@ class RelayProcess:
             _relay_threads(in_fd, out_fd, sock).wait()
             os.write(wr, b"E")  # the host is gone: tell the server before the socket closes
             select.select([rd], [], [], cls.END_ACK_WAIT)
-        except BaseException:  # noqa: BLE001 - nothing may escape a forked child
+        except BaseException:  # nothing may escape a forked child
             code = 1
         os._exit(code)
 

@@ -21,7 +21,9 @@ PLUGINS = Path(__file__).with_name("plugins")
 
 def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KLOSET_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(PLUGINS), str(ROOT)])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(PLUGINS), str(ROOT), str(ROOT / "sdk"), str(ROOT / "integrations")]
+    )
     env.update(extra)
     return env
 

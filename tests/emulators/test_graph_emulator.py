@@ -562,7 +562,7 @@ def test_concurrent_clients(emu: GraphEmulator, graph: requests.Session) -> None
                 assert s.put(url, data=b"%d" % i).status_code == 201
             kids = s.get(f"{emu.graph_url}/me/drive/root:/w{n}:/children").json()["value"]
             assert len(kids) == 10
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:  # reported by the main thread
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]

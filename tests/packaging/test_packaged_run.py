@@ -23,7 +23,7 @@ from tests.packaging.backends import Backends, write_tree
 from tests.packaging.conftest import available, executable, protocol, unpack
 
 sys.path.insert(0, str(ROOT / "scripts"))
-from package_wheels import PYTHONS, host_target  # noqa: E402
+from package_wheels import PYTHONS, host_target
 
 KINDS = ("importer", "exporter", "storage")
 CASES = [(n, k) for n in available() for k in KINDS]

@@ -224,7 +224,7 @@ def init_in_process(subj: Subject, config: Mapping[str, str]) -> BaseException |
             conn.identity()
         finally:
             conn.close()
-    except Exception as exc:  # noqa: BLE001 - judged below
+    except Exception as exc:  # judged below
         return exc
     return None
 

@@ -62,7 +62,7 @@ class Live:
 def _start(kind: str, connector: str, request: pytest.FixtureRequest, tmp: Path) -> Iterator[Live]:
     backend = make_backend(connector, kind, request, tmp)
     env = plugin_environment(tmp)
-    log = open(tmp / "stderr.log", "wb")  # noqa: SIM115 - closed by Live.stop
+    log = open(tmp / "stderr.log", "wb")  # closed by Live.stop
     proc = PluginProcess(backend.argv, env=env, stderr=log)
     client: Any
     if kind == "storage":
@@ -476,7 +476,7 @@ def test_ack_before_record_frees_nothing_else(importer: Live, scenario: Scenario
     """Acks for a record that is sent only later, during a real Import"""
     session = importer.client.session()
     fake = cpb.Record(pathname="/whatever")
-    session._acks.put(ipb.ImportRequest(result=cpb.Result(header=fake)))  # noqa: SLF001
+    session._acks.put(ipb.ImportRequest(result=cpb.Result(header=fake)))
     records = list(session)
     for r in records:
         if r.has_reader and not r.error and not r.is_xattr:

@@ -140,7 +140,7 @@ def test_storage_killed_during_puts(
     acked: set[tuple[Resource, bytes]] = set()
     kills = {"mid-stream": 0, "after-eof": 0, "idle": 0}
     big_kills = {"mid-stream": 0, "after-eof": 0}
-    log = open(tmp_path / "stderr.log", "wb")  # noqa: SIM115 - closed below
+    log = open(tmp_path / "stderr.log", "wb")  # closed below
     store = Store(backend, plugin_env, log)
     store.start(create=True)
 
@@ -275,7 +275,7 @@ def test_exporter_killed_mid_file(
     assert backend.files is not None
     rng = random.Random(f"{SEED}-export-{connector}")
     expected: dict[str, bytes] = {}
-    log = open(tmp_path / "stderr.log", "wb")  # noqa: SIM115 - closed below
+    log = open(tmp_path / "stderr.log", "wb")  # closed below
     try:
         for run in range(EXPORT_RUNS):
             files = {

@@ -101,7 +101,7 @@ def _net(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     tmp = tmp_path_factory.mktemp(f"net-{connector}")
     backend, proxy = _proxied(connector, request, tmp)
     env = plugin_environment(tmp)
-    log = open(tmp / "stderr.log", "wb")  # noqa: SIM115 - closed below
+    log = open(tmp / "stderr.log", "wb")  # closed below
     proc, client = _start(backend, env, log)
     n = Net(connector, backend, env, proc, client, proxy, backend.server, log)
     yield n
@@ -433,7 +433,7 @@ def impatient(
             for k, v in list(backend.config.items()):
                 backend.config[k] = v.replace(f"127.0.0.1:{port}", here)
         env = plugin_environment(tmp_path)
-        log = open(tmp_path / f"stderr-{len(made)}.log", "wb")  # noqa: SIM115
+        log = open(tmp_path / f"stderr-{len(made)}.log", "wb")
         proc, client = _start(backend, env, log)
         proxy = proxies[0] if proxies else None
         made.append((proc, log, proxy))

@@ -58,7 +58,7 @@ def _in_flight(op: str, backend: Backend, client: Any, release: threading.Event)
             fn()
         except grpc.RpcError:
             pass
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
         finally:
             started.set()

@@ -74,7 +74,7 @@ def _interrupted(proc: PluginProcess, err: IO[Any], run: Callable[[], object]) -
 def _capture(run: Callable[[], object]) -> object:
     try:
         return run()
-    except Exception as exc:  # noqa: BLE001 - the interrupted call is expected to fail
+    except Exception as exc:  # the interrupted call is expected to fail
         return exc
 
 

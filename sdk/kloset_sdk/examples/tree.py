@@ -73,7 +73,7 @@ class TreeImporter(Importer[TreeOptions]):
         elif info.is_symlink:
             yield Record.symlink(rel, info, os.readlink(path), xattrs=names)
         elif info.is_regular:
-            yield Record.file(rel, info, lambda: open(path, "rb"), xattrs=names)  # noqa: SIM115
+            yield Record.file(rel, info, lambda: open(path, "rb"), xattrs=names)
         else:
             yield Record.other(rel, info)
         for n in names:

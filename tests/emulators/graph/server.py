@@ -161,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
     fault_name: str = ""
     started: float = 0.0
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log (the emulator keeps its own)."""
 
     def do_GET(self) -> None:

@@ -85,7 +85,7 @@ def test_killed_put_leaves_no_object(tmp_path: Path) -> None:
     def put() -> None:
         try:
             client.put(Resource.PACKFILE, mac, slow())
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             failure.append(exc)
 
     t = threading.Thread(target=put)

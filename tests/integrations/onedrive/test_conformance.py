@@ -129,7 +129,7 @@ class TestOneDriveStorage(_ClassGraph, StorageConformance, StorageLifecycle):
         def put() -> None:
             try:
                 store.put(Resource.PACKFILE, mac, data)
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:  # reported below
                 errors.append(exc)
             finally:
                 done.set()

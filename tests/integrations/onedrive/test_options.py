@@ -22,7 +22,7 @@ def parse(**config: str) -> OneDriveOptions:
 @pytest.mark.parametrize(
     ("config", "key", "words"),
     [
-        ({"fragment_size": "1000000"}, "fragment_size", "multiple of 327680"),
+        ({"part_size": "1000000"}, "part_size", "multiple of 327680"),
         ({"fragment_size": str(200 * 327680)}, "fragment_size", "maximum"),
         ({"drive_id": "d", "site_id": "s"}, "site_id", "only one"),
         ({"client_secret": "s3cr3t-value", "drive_id": "d"}, "tenant", "tenant"),
