@@ -59,6 +59,7 @@ SUBMODULES = {
     "storage",
     "retry",
     "servicer",
+    "testing",
     "oauth",
     "registry",
     "harness",
