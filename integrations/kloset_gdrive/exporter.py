@@ -30,14 +30,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from kloset_sdk import ChunkStream, Exporter, Fatal, Flag, Identity, InitContext, Record
+from kloset_sdk import ChunkStream, Exporter, Fatal, Flag, InitContext, Record
 from kloset_sdk.records import format_rfc3339
 
 from . import download
 from . import export_formats as fmt
-from .client import DriveClient, escape
+from .client import escape
+from .connection import GdriveConnection
 from .importer import XATTR_MD5, XATTR_MIME
-from .options import GdriveOptions, check
+from .options import GdriveOptions
 from .upload import read_full, upload
 
 log = logging.getLogger(__name__)
@@ -112,15 +113,12 @@ class _Chain(io.RawIOBase):
         return self._rest.read(size)
 
 
-class GdriveExporter(Exporter[GdriveOptions]):
-    options_class = GdriveOptions
+class GdriveExporter(GdriveConnection, Exporter[GdriveOptions]):
     type_name = "gdrive"
     flags = Flag.EXPORTXATTR  # the backed-up MIME types come back as xattr records
 
     def __init__(self, opts: GdriveOptions, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
-        check(opts)
-        self._client: DriveClient | None = None
         self._folders: dict[str, str] = {}  # restore path -> folder id
         self._known: dict[str, dict[str, dict[str, Any]]] = {}  # folder id -> name -> child
         workers = max(1, min(UPLOAD_WORKERS, ctx.maxconcurrency or UPLOAD_WORKERS))
@@ -137,18 +135,6 @@ class GdriveExporter(Exporter[GdriveOptions]):
         self._failed: set[str] = set()  # files of this stream whose record failed
         self._root_name = ""
         self._prefix: tuple[str, ...] | None = None
-
-    def identity(self) -> Identity:
-        return Identity(self.opts.origin, self.type_name, self.opts.path, self.flags)
-
-    @property
-    def client(self) -> DriveClient:
-        if self._client is None:
-            self._client = DriveClient(self.opts)
-        return self._client
-
-    def ping(self) -> None:
-        self.client.get("root", "id")
 
     # -- folders -----------------------------------------------------------------------------
     def _children(self, folder_id: str) -> dict[str, dict[str, Any]]:

@@ -29,9 +29,10 @@ from kloset_sdk.records import parse_rfc3339_ns
 
 from . import download, incremental
 from . import export_formats as fmt
-from .client import FILE_FIELDS, DriveClient, escape
+from .client import FILE_FIELDS, escape
+from .connection import GdriveConnection
 from .index import SHARED_ROOT, Index, Meta
-from .options import GdriveOptions, check
+from .options import GdriveOptions
 from .walk import Node, Walker
 
 log = logging.getLogger(__name__)
@@ -45,16 +46,13 @@ def mtime_ns(meta: Meta) -> int:
     return parse_rfc3339_ns(value) if value else 0
 
 
-class GdriveImporter(Importer[GdriveOptions]):
-    options_class = GdriveOptions
+class GdriveImporter(GdriveConnection, Importer[GdriveOptions]):
     type_name = "gdrive"
     wants_acks = True
 
     def __init__(self, opts: GdriveOptions, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
-        check(opts)
         self.formats = fmt.parse(opts.export_formats)
-        self._client: DriveClient | None = None
         self._lock = threading.Lock()
         self._sent = self._acked = 0
         self._done = self._failed = False
@@ -64,16 +62,7 @@ class GdriveImporter(Importer[GdriveOptions]):
 
     def identity(self) -> Identity:
         flags = Flag.STREAM if self.opts.incremental else Flag.NONE
-        return Identity(self.opts.origin, self.type_name, self.opts.path, flags)
-
-    @property
-    def client(self) -> DriveClient:
-        if self._client is None:
-            self._client = DriveClient(self.opts)
-        return self._client
-
-    def ping(self) -> None:
-        self.client.get("root", "id")
+        return dataclasses.replace(super().identity(), flags=flags)
 
     # -- the walk ----------------------------------------------------------------------------
     def records(self) -> Iterator[Record]:

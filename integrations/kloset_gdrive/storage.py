@@ -23,15 +23,16 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from kloset_sdk import AlreadyExists, Fatal, Identity, InitContext, NotFound, Resource, Storage
+from kloset_sdk import AlreadyExists, Fatal, InitContext, NotFound, Resource, Storage
 from kloset_sdk.chunks import ChunkStream
 from kloset_sdk.layout import CONFIG, DIRS, SHARDED, object_key, parse_key
 from kloset_sdk.records import Content
 
 from . import download
 from . import export_formats as fmt
-from .client import DriveClient, escape
-from .options import GdriveOptions, check
+from .client import escape
+from .connection import GdriveConnection
+from .options import GdriveOptions
 from .upload import Readable, upload
 from .walk import PARENTS_PER_QUERY
 
@@ -43,31 +44,16 @@ def _oldest(metas: Iterable[Meta]) -> list[Meta]:
     return sorted(metas, key=lambda m: (m.get("createdTime") or "", m["id"]))
 
 
-class GdriveStorage(Storage[GdriveOptions]):
-    options_class = GdriveOptions
+class GdriveStorage(GdriveConnection, Storage[GdriveOptions]):
     type_name = "gdrive"
 
     def __init__(self, opts: GdriveOptions, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
-        check(opts)
-        self._client: DriveClient | None = None
         self._lock = threading.Lock()
         self._dirs: dict[str, list[Meta]] = {}  # repo-relative folder path -> its folder(s)
         self._kids: dict[str, dict[str, list[Meta]]] = {}  # listed folder -> name -> items
         self._making: dict[str, threading.Lock] = {}
         self._repo_lock = threading.Lock()
-
-    def identity(self) -> Identity:
-        return Identity(self.opts.origin, self.type_name, self.opts.path)
-
-    @property
-    def client(self) -> DriveClient:
-        if self._client is None:
-            self._client = DriveClient(self.opts)
-        return self._client
-
-    def ping(self) -> None:
-        self.client.get("root", "id")
 
     # -- the id cache ------------------------------------------------------------------------
     def _repo(self, create: bool) -> str:

@@ -18,51 +18,27 @@ import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from kloset_sdk import ChunkStream, Exporter, Fatal, Identity, InitContext, ProtocolError, Record
+from kloset_sdk import ChunkStream, Exporter, Fatal, InitContext, ProtocolError, Record
 
 from .api import join
-from .client import GraphClient
-from .folders import Folders
-from .options import OneDriveOptions, check, origin, root_path
+from .connection import OneDriveConnection
+from .options import OneDriveOptions
 from .upload import SIMPLE_MAX, read_exact, upload
 
 log = logging.getLogger(__name__)
 _NO_TIME_NS = 315532800 * 10**9  # before 1980: kloset's synthetic dirs (Go zero time); keep Graph's
 
 
-class OneDriveExporter(Exporter[OneDriveOptions]):
-    options_class = OneDriveOptions
+class OneDriveExporter(OneDriveConnection, Exporter[OneDriveOptions]):
     type_name = "onedrive"
 
     def __init__(self, opts: OneDriveOptions, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
-        check(opts)
-        self.root = root_path(opts.location)
-        self._client: GraphClient | None = None
-        self._folders: Folders | None = None
         self._pool = ThreadPoolExecutor(opts.concurrency, thread_name_prefix="onedrive-upload")
         self._slots = threading.BoundedSemaphore(2 * opts.concurrency)
         # Sign in at Init, as the s3 and sftp exporters do: Plakar's restore fails as a whole
         # only when the exporter cannot be created; later errors are per-file events.
         self.ping()
-
-    @property
-    def client(self) -> GraphClient:
-        if self._client is None:
-            self._client = GraphClient(self.opts)
-        return self._client
-
-    @property
-    def folders(self) -> Folders:
-        if self._folders is None:
-            self._folders = Folders(self.client)
-        return self._folders
-
-    def identity(self) -> Identity:
-        return Identity(origin=origin(self.opts), type=self.type_name, root=self.root)
-
-    def ping(self) -> None:
-        self.client.json("GET", "")
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

@@ -18,6 +18,7 @@ deltaLink) and saves the new state only once every record was acked.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -28,9 +29,10 @@ from kloset_sdk.oauth import TokenFile
 from . import delta as _delta
 from .api import HASH_XATTRS, DriveItem, parse_item, path_address
 from .client import GraphClient, ItemNotFound
+from .connection import OneDriveConnection
 from .download import download
 from .listing import DeltaListing, DeltaRefused
-from .options import OneDriveOptions, check, origin, root_path
+from .options import OneDriveOptions
 from .walk import walk
 
 log = logging.getLogger(__name__)
@@ -38,34 +40,21 @@ DIR_MODE = 0o755
 FILE_MODE = 0o644
 
 
-class OneDriveImporter(Importer[OneDriveOptions]):
-    options_class = OneDriveOptions
+class OneDriveImporter(OneDriveConnection, Importer[OneDriveOptions]):
     type_name = "onedrive"
 
     def __init__(self, opts: OneDriveOptions, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
-        check(opts)
-        self.root = root_path(opts.location)
         self.wants_acks = opts.incremental
-        self._client: GraphClient | None = None
         self._lock = threading.Lock()
         self._sent = 0
         self._acked = 0
         self._pending: _delta.DeltaState | None = None  # saved once every record is acked
         self._finished = False
 
-    @property
-    def client(self) -> GraphClient:
-        if self._client is None:
-            self._client = GraphClient(self.opts)
-        return self._client
-
     def identity(self) -> Identity:
         flags = Flag.STREAM if self.opts.incremental else Flag.NONE
-        return Identity(origin=origin(self.opts), type=self.type_name, root=self.root, flags=flags)
-
-    def ping(self) -> None:
-        self.client.json("GET", "")
+        return dataclasses.replace(super().identity(), flags=flags)
 
     # -- records ------------------------------------------------------------------------------
     def records(self) -> Iterator[Record]:

@@ -28,7 +28,6 @@ from typing import IO
 from kloset_sdk import (
     AlreadyExists,
     ChunkStream,
-    Identity,
     InitContext,
     NotFound,
     Resource,
@@ -38,45 +37,22 @@ from kloset_sdk.chunks import copy_stream
 from kloset_sdk.layout import CONFIG, DIRS, SHARDED, object_key, parse_key
 
 from .api import DriveItem, join, parse_item, path_address
-from .client import GraphClient, ItemNotFound
+from .client import ItemNotFound
+from .connection import OneDriveConnection
 from .download import download
-from .folders import Folders
-from .options import OneDriveOptions, check, origin, root_path
+from .options import OneDriveOptions
 from .upload import SIMPLE_MAX, upload
 
 SPOOL_MEMORY = SIMPLE_MAX  # larger objects spill to a temporary file: bounded memory per Put
 
 
-class OneDriveStorage(Storage[OneDriveOptions]):
-    options_class = OneDriveOptions
+class OneDriveStorage(OneDriveConnection, Storage[OneDriveOptions]):
     type_name = "onedrive"
 
     def __init__(self, opts: OneDriveOptions, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
-        check(opts)
-        self.root = root_path(opts.location)
-        self._client: GraphClient | None = None
-        self._folders: Folders | None = None
         self._items: dict[str, DriveItem] = {}  # object key -> item (id, size, download URL)
         self._lock = threading.Lock()
-
-    @property
-    def client(self) -> GraphClient:
-        if self._client is None:
-            self._client = GraphClient(self.opts)
-        return self._client
-
-    @property
-    def folders(self) -> Folders:
-        if self._folders is None:
-            self._folders = Folders(self.client)
-        return self._folders
-
-    def identity(self) -> Identity:
-        return Identity(origin=origin(self.opts), type=self.type_name, root=self.root)
-
-    def ping(self) -> None:
-        self.client.json("GET", "")
 
     # -- repository ---------------------------------------------------------------------------
     def create(self, config: bytes) -> None:
