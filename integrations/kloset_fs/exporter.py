@@ -15,11 +15,12 @@ import logging
 import os
 from dataclasses import dataclass
 
-from kloset_sdk import ChunkStream, Exporter, Fatal, Flag, Identity, InitContext, NotFound, Record
+from kloset_sdk import ChunkStream, Exporter, Fatal, Flag, InitContext, NotFound, Record
 
 from . import restore, xattrs
 from .confine import Target, joined, split
-from .options import PROTO, FsOptions, root_path
+from .connection import FsConnection
+from .options import PROTO, FsOptions
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,12 @@ class _Dir:
     record: Record
 
 
-class FsExporter(Exporter[FsOptions]):
-    options_class = FsOptions
+class FsExporter(FsConnection, Exporter[FsOptions]):
     type_name = PROTO
     flags = Flag.LOCALFS | Flag.EXPORTXATTR
 
     def __init__(self, opts: FsOptions, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
-        self.root = root_path(opts.location, ctx.proto or PROTO)
         self.owner = os.geteuid() == 0
         self._target: Target | None = None
         # What is in the target, for every stream of this process: `klosetctl copy` goes on in
@@ -52,10 +51,6 @@ class FsExporter(Exporter[FsOptions]):
         self._root_name = ""
         self._xattr_prefix: tuple[str, ...] | None = None
         self._unplaced: list[tuple[Record, tuple[str, ...]]] = []
-
-    def identity(self) -> Identity:
-        origin = self.ctx.hostname or "localhost"
-        return Identity(origin=origin, type=self.type_name, root=self.root, flags=self.flags)
 
     @property
     def target(self) -> Target:

@@ -11,20 +11,19 @@ import os
 import socket
 from collections.abc import Iterator
 
-from kloset_sdk import ConfigError, Flag, Identity, Importer, InitContext, Record
+from kloset_sdk import ConfigError, Flag, Importer, InitContext, Record
 
-from .options import DEFAULT_WORKERS, MAX_WORKERS, PROTO, FsOptions, root_path
+from .connection import FsConnection
+from .options import DEFAULT_WORKERS, MAX_WORKERS, PROTO, FsOptions
 from .walk import Excludes, NameCache, WalkConfig, Walker, parent_records
 
 
-class FsImporter(Importer[FsOptions]):
-    options_class = FsOptions
+class FsImporter(FsConnection, Importer[FsOptions]):
     type_name = PROTO
     flags = Flag.LOCALFS
 
     def __init__(self, opts: FsOptions, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
-        self.root = root_path(opts.location, ctx.proto or PROTO)
         try:
             os.lstat(self.root)
         except OSError as exc:
@@ -44,9 +43,8 @@ class FsImporter(Importer[FsOptions]):
             with_xattrs=not ctx.noxattr,
         )
 
-    def identity(self) -> Identity:
-        origin = self.ctx.hostname or socket.gethostname() or "localhost"
-        return Identity(origin=origin, type=self.type_name, root=self.root, flags=self.flags)
+    def _origin(self) -> str:
+        return self.ctx.hostname or socket.gethostname() or "localhost"
 
     def records(self) -> Iterator[Record]:
         names = NameCache()

@@ -22,33 +22,27 @@ from kloset_sdk import (
     ChunkStream,
     Fatal,
     Flag,
-    Identity,
-    InitContext,
     NotFound,
     Resource,
     Storage,
 )
 from kloset_sdk import layout as lay
 
+from .connection import FsConnection
 from .fdread import FdChunks
-from .options import PROTO, FsOptions, root_path
+from .options import PROTO, FsOptions
 
 log = logging.getLogger(__name__)
 TMP_PREFIX = ".kloset-put-"
 STALE_AFTER = 3600.0
 
 
-class FsStorage(Storage[FsOptions]):
-    options_class = FsOptions
+class FsStorage(FsConnection, Storage[FsOptions]):
     type_name = PROTO
     flags = Flag.LOCALFS
 
-    def __init__(self, opts: FsOptions, ctx: InitContext) -> None:
-        super().__init__(opts, ctx)
-        self.root = root_path(opts.location, ctx.proto or PROTO)
-
-    def identity(self) -> Identity:
-        return Identity(origin="localhost", type=self.type_name, root=self.root, flags=self.flags)
+    def _origin(self) -> str:
+        return "localhost"  # a repository is not tied to the host name
 
     def _path(self, key: str) -> str:
         return os.path.join(self.root, key)

@@ -33,27 +33,25 @@ from typing import Any
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from s3transfer.subscribers import BaseSubscriber
 
-from kloset_sdk import ChunkStream, Exporter, Fatal, FileInfo, Flag, Identity, Record
+from kloset_sdk import ChunkStream, Exporter, Fatal, FileInfo, Flag, Record
 from kloset_sdk.connector import InitContext
 
-from .client import S3Client, translate
-from .mapping import XATTR_PREFIX, path_to_key, prefix_to_path, restore_args
-from .options import MAX_PARTS, MIN_PART, S3Options, resolve
+from .client import translate
+from .connection import S3Connection
+from .mapping import XATTR_PREFIX, path_to_key, restore_args
+from .options import MAX_PARTS, MIN_PART, S3Options
 from .upload import fill
 
 log = logging.getLogger(__name__)
 COPY_LIMIT = 5 << 30  # CopyObject's limit; above it the transfer manager copies in parts
 
 
-class S3Exporter(Exporter[S3Options]):
-    options_class = S3Options
+class S3Exporter(S3Connection, Exporter[S3Options]):
     type_name = "s3"
     flags = Flag.EXPORTXATTR
 
     def __init__(self, opts: S3Options, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
-        self.target = resolve(opts)
-        self.s3 = S3Client(opts, self.target)
         self.s3.ensure_bucket()
         cfg = TransferConfig(
             multipart_threshold=opts.part_size,
@@ -74,13 +72,8 @@ class S3Exporter(Exporter[S3Options]):
         self._base: str | None = None
         self._pending: list[Future[None]] = []  # small uploads not yet verified
 
-    def identity(self) -> Identity:
-        return Identity(
-            origin=f"{self.target.host}/{self.target.bucket}",
-            type=self.type_name,
-            root=prefix_to_path(self.target.prefix),
-            flags=self.flags,
-        )
+    def ping(self) -> None:
+        """Nothing to check: Init made the bucket, or found it."""
 
     def export(self, record: Record, content: ChunkStream | None) -> Future[None] | None:
         if record.is_xattr:

@@ -20,14 +20,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from kloset_sdk import FileInfo, Identity, Importer, KlosetError, NotFound, PermissionDenied, Record
+from kloset_sdk import FileInfo, Importer, KlosetError, NotFound, PermissionDenied, Record
 from kloset_sdk.connector import InitContext
 from kloset_sdk.records import datetime_to_ns
 
-from .client import S3Client
+from .connection import S3Connection
 from .download import ObjectStream
 from .mapping import basename, key_to_path, prefix_to_path, xattrs_of
-from .options import S3Options, resolve
+from .options import S3Options
 from .walk import DirEvent, ErrorEvent, FileEvent, Obj, Walker
 
 log = logging.getLogger(__name__)
@@ -35,28 +35,14 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 
 
-class S3Importer(Importer[S3Options]):
-    options_class = S3Options
+class S3Importer(S3Connection, Importer[S3Options]):
     type_name = "s3"
 
     def __init__(self, opts: S3Options, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
-        self.target = resolve(opts)
-        self.s3 = S3Client(opts, self.target)
         self.workers = 4 * opts.concurrency
         self._no_tags = threading.Event()
         self._counts_seen = threading.Event()
-
-    def identity(self) -> Identity:
-        return Identity(
-            origin=f"{self.target.host}/{self.target.bucket}",
-            type=self.type_name,
-            root=prefix_to_path(self.target.prefix),
-        )
-
-    def ping(self) -> None:
-        if not self.s3.bucket_exists():
-            raise NotFound(f"bucket {self.target.bucket} does not exist")
 
     def records(self) -> Iterator[Record]:
         root = self.target.prefix + "/" if self.target.prefix else ""

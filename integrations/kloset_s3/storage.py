@@ -23,9 +23,9 @@ from kloset_sdk.layout import CONFIG, HOT, LISTED, object_key, parse_key
 from kloset_sdk.records import Content
 from kloset_sdk.storage import MODE_READ, MODE_WRITE
 
-from .client import S3Client
+from .connection import S3Connection
 from .download import ObjectStream
-from .options import FROZEN_CLASSES, S3Options, resolve
+from .options import FROZEN_CLASSES, S3Options
 from .upload import put_stream
 
 log = logging.getLogger(__name__)
@@ -33,14 +33,11 @@ FROZEN = ".frozen"
 _DIRS = {Resource.PACKFILE: "packfiles/", Resource.STATE: "states/", Resource.LOCK: "locks/"}
 
 
-class S3Storage(Storage[S3Options]):
-    options_class = S3Options
+class S3Storage(S3Connection, Storage[S3Options]):
     type_name = "s3"
 
     def __init__(self, opts: S3Options, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
-        self.target = resolve(opts)
-        self.s3 = S3Client(opts, self.target)
         self.frozen = opts.storage_class in FROZEN_CLASSES
 
     def identity(self) -> Identity:
@@ -71,10 +68,6 @@ class S3Storage(Storage[S3Options]):
             if "bucket" in str(exc):
                 raise NotFound(f"{self._location()}: the bucket does not exist") from None
             raise NotFound(f"{self._location()}: no repository here (no CONFIG)") from None
-
-    def ping(self) -> None:
-        if not self.s3.bucket_exists():
-            raise NotFound(f"bucket {self.target.bucket} does not exist")
 
     def mode(self) -> int:
         return MODE_WRITE if self.frozen else MODE_READ | MODE_WRITE

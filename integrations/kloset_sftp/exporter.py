@@ -38,7 +38,6 @@ from kloset_sdk import (
     ChunkStream,
     Exporter,
     Fatal,
-    Identity,
     InitContext,
     PermissionDenied,
     Record,
@@ -47,8 +46,8 @@ from kloset_sdk import (
 from kloset_sdk.records import FileInfo
 
 from .channel import Channel
-from .client import SFTPSession
-from .options import DEFAULT_CONCURRENCY, SFTPOptions
+from .connection import SFTPConnection
+from .options import SFTPOptions
 from .streams import Upload
 
 log = logging.getLogger(__name__)
@@ -60,23 +59,16 @@ def times(info: FileInfo) -> tuple[int, int] | None:
     return (secs, secs) if 0 <= secs <= MAX_SFTP_TIME else None
 
 
-class SFTPExporter(Exporter[SFTPOptions]):
-    options_class = SFTPOptions
+class SFTPExporter(SFTPConnection, Exporter[SFTPOptions]):
     type_name = "sftp"
 
     def __init__(self, opts: SFTPOptions, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
-        host_jobs = ctx.maxconcurrency if ctx.maxconcurrency > 0 else DEFAULT_CONCURRENCY
-        self.session = SFTPSession(opts, opts.concurrency or min(host_jobs, DEFAULT_CONCURRENCY))
         self._commits = ThreadPoolExecutor(self.session.concurrency, "sftp-commit")
         self._dirs: list[tuple[Record, str]] = []
         self._checked: set[str] = set()
         self._links: dict[tuple[int, int], tuple[str, Future[None]]] = {}
         self._pending: list[Future[None]] = []
-
-    def identity(self) -> Identity:
-        ep = self.session.endpoint
-        return Identity(origin=ep.origin, type=self.type_name, root=self.session.root)
 
     def ping(self) -> None:
         """The target may not exist yet (the restore creates it); its parent must."""
@@ -92,7 +84,7 @@ class SFTPExporter(Exporter[SFTPOptions]):
 
     def close(self) -> None:
         self._commits.shutdown(wait=True)
-        self.session.close()
+        super().close()
 
     # -- paths --------------------------------------------------------------------------------
     def _target(self, pathname: str) -> str:

@@ -29,7 +29,6 @@ from paramiko.sftp_attr import SFTPAttributes
 
 from kloset_sdk import (
     FileInfo,
-    Identity,
     Importer,
     InitContext,
     KlosetError,
@@ -38,8 +37,9 @@ from kloset_sdk import (
 )
 
 from .channel import Channel
-from .client import ConnectionGone, SFTPSession
-from .options import DEFAULT_CONCURRENCY, SFTPOptions
+from .client import ConnectionGone
+from .connection import SFTPConnection
+from .options import SFTPOptions
 from .streams import RemoteReader
 
 log = logging.getLogger(__name__)
@@ -77,28 +77,15 @@ class _Names:
         return self._groups.get(gid, "") if gid is not None else ""
 
 
-class SFTPImporter(Importer[SFTPOptions]):
-    options_class = SFTPOptions
+class SFTPImporter(SFTPConnection, Importer[SFTPOptions]):
     type_name = "sftp"
 
     def __init__(self, opts: SFTPOptions, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
-        host_jobs = ctx.maxconcurrency if ctx.maxconcurrency > 0 else DEFAULT_CONCURRENCY
-        self.session = SFTPSession(opts, opts.concurrency or min(host_jobs, DEFAULT_CONCURRENCY))
         self._names = _Names()
         # A missing or unreachable root fails Init (as Plakar's fs importer does), not the
         # walk: a backup of nothing would otherwise complete "with 1 error".
         self.ping()
-
-    def identity(self) -> Identity:
-        ep = self.session.endpoint
-        return Identity(origin=ep.origin, type=self.type_name, root=self.session.root)
-
-    def ping(self) -> None:
-        self.session.run(lambda ch: ch.stat(self.session.root), f"stat {self.session.root}")
-
-    def close(self) -> None:
-        self.session.close()
 
     # -- records ------------------------------------------------------------------------------
     def _info(self, name: str, a: SFTPAttributes) -> FileInfo:

@@ -37,7 +37,8 @@ from kloset_sdk import (
 from kloset_sdk.layout import CONFIG, DIRS, LISTED, SHARDED, object_key, parse_key, shard_dirs
 
 from .channel import Channel
-from .client import ConnectionGone, SFTPSession
+from .client import ConnectionGone
+from .connection import SFTPConnection
 from .options import DEFAULT_CONCURRENCY, SFTPOptions
 from .streams import RemoteReader, upload
 
@@ -52,13 +53,12 @@ def temp_name(path: str) -> str:
     return f"{path}.tmp-{secrets.token_hex(6)}"
 
 
-class SFTPStorage(Storage[SFTPOptions]):
-    options_class = SFTPOptions
+class SFTPStorage(SFTPConnection, Storage[SFTPOptions]):
     type_name = "sftp"
 
-    def __init__(self, opts: SFTPOptions, ctx: InitContext) -> None:
-        super().__init__(opts, ctx)
-        self.session = SFTPSession(opts, opts.concurrency or DEFAULT_CONCURRENCY)
+    @staticmethod
+    def _default_concurrency(ctx: InitContext) -> int:
+        return DEFAULT_CONCURRENCY  # a store ignores the host's job count
 
     def identity(self) -> Identity:
         ep = self.session.endpoint
@@ -114,9 +114,6 @@ class SFTPStorage(Storage[SFTPOptions]):
                 return r.read()
         except NotFound:
             raise NotFound(f"{path}: no repository here (no CONFIG file)") from None
-
-    def ping(self) -> None:
-        self.session.run(lambda ch: ch.stat(self.session.root), f"stat {self.session.root}")
 
     # -- objects ------------------------------------------------------------------------------
     def _object(self, res: Resource, mac: bytes) -> str:
@@ -203,9 +200,6 @@ class SFTPStorage(Storage[SFTPOptions]):
         except NotFound:
             total = 0
         return total + sum(self._fan_out(used, dirs))
-
-    def close(self) -> None:
-        self.session.close()
 
 
 def _stale_temp(a: SFTPAttributes) -> bool:
