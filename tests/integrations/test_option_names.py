@@ -13,7 +13,7 @@ import pytest
 
 from kloset_sdk import ConfigError
 from kloset_sdk.options import parse, schema_for, specs
-from kloset_sdk.registry import load_class, module_for
+from kloset_sdk.registry import connector_specs, load_class, module_for
 
 MiB = 1 << 20
 KINDS = ("importer", "exporter", "storage")
@@ -146,7 +146,7 @@ SAMPLES = {
 
 
 def _options_class(name: str, kind: str) -> type:
-    cls: type = load_class(module_for(name).CONNECTORS[kind]).options_class
+    cls: type = load_class(connector_specs(module_for(name))[kind]).options_class
     return cls
 
 
