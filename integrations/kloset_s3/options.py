@@ -158,6 +158,16 @@ class S3Options:
         help="Connect and read timeout of each request, in seconds.",
     )
 
+    def validate(self) -> None:
+        """Key pairs and exclusive choices a schema cannot express; options.parse calls it."""
+        if bool(self.access_key) != bool(self.secret_access_key):
+            missing = "secret_access_key" if self.access_key else "access_key"
+            raise ConfigError(missing, "is required when the other key of the pair is set")
+        if self.session_token and not self.access_key:
+            raise ConfigError("session_token", "goes with access_key and secret_access_key")
+        if self.sse_customer_key and self.sse_kms_key_id:
+            raise ConfigError("sse_kms_key_id", "cannot be combined with sse_customer_key")
+
 
 @dataclass(frozen=True)
 class Target:
@@ -259,14 +269,8 @@ def sse_customer_key(opts: S3Options) -> bytes | None:
     return key
 
 
-def check_auth(opts: S3Options) -> None:
-    if bool(opts.access_key) != bool(opts.secret_access_key):
-        missing = "secret_access_key" if opts.access_key else "access_key"
-        raise ConfigError(missing, "is required when the other key of the pair is set")
-    if opts.session_token and not opts.access_key:
-        raise ConfigError("session_token", "goes with access_key and secret_access_key")
-    if opts.sse_customer_key and opts.sse_kms_key_id:
-        raise ConfigError("sse_kms_key_id", "cannot be combined with sse_customer_key")
+#: Also called by S3Client, which may get options built without parse.
+check_auth = S3Options.validate
 
 
 def show(value: str, limit: int = 60) -> str:
