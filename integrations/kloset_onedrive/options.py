@@ -12,6 +12,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from kloset_sdk import ConfigError, option
+from kloset_sdk import common_options as common
 from kloset_sdk.retry import RetryOptions
 
 KiB = 1024
@@ -92,10 +93,8 @@ class OneDriveOptions(RetryOptions):
         help="Upload-session fragment in bytes: a multiple of 327680 (320 KiB), under 60 MiB;"
         " one fragment is held in memory per upload.",
     )
-    concurrency: int = option(
+    concurrency: int = common.concurrency(
         8,
-        minimum=1,
-        maximum=64,
         aliases={"workers": None},
         help="Parallel Graph requests (folder listings, uploads).",
     )

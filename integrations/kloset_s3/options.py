@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from kloset_sdk import ConfigError, option, parse_location
+from kloset_sdk import common_options as common
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -122,10 +123,8 @@ class S3Options:
         help="Bytes per multipart part; smaller objects go in one PUT. Grown automatically"
         " when an object would need more than 10,000 parts.",
     )
-    concurrency: int = option(
+    concurrency: int = common.concurrency(
         4,
-        minimum=1,
-        maximum=64,
         help="Parts of one upload in flight: an upload holds at most concurrency x part_size"
         " in memory. Small objects and listings run 4x this many requests at once.",
     )
