@@ -146,7 +146,7 @@ def serve(name: str, kind: str) -> None:
     import importlib
 
     from kloset_sdk.entrypoint import serve as serve_kind
-    from kloset_sdk.registry import LazyConnectors
+    from kloset_sdk.registry import LazyConnectors, connector_specs
 
     mod = importlib.import_module(f"kloset_{name}")
-    serve_kind(kind, LazyConnectors(tuple(mod.PROTOCOLS), mod.CONNECTORS[kind]))
+    serve_kind(kind, LazyConnectors(tuple(mod.PROTOCOLS), connector_specs(mod)[kind]))

@@ -10,8 +10,3 @@ from __future__ import annotations
 NAME = "fs"
 DISPLAY_NAME = "POSIX filesystem"
 PROTOCOLS = ("posixfs",)
-CONNECTORS = {
-    "importer": "kloset_fs.importer:FsImporter",
-    "exporter": "kloset_fs.exporter:FsExporter",
-    "storage": "kloset_fs.storage:FsStorage",
-}

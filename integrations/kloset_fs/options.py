@@ -10,11 +10,12 @@ import os
 from dataclasses import dataclass
 
 from kloset_sdk import ConfigError, option
+from kloset_sdk import common_options as common
 
 PROTO = "posixfs"
 #: Walk workers when neither the `concurrency` option nor the host's maxconcurrency says otherwise.
 DEFAULT_WORKERS = 8
-MAX_WORKERS = 64
+MAX_WORKERS = common.MAX_CONCURRENCY
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,10 @@ class FsOptions:
         kinds={"importer"},
         help="Stay on the filesystem of the root: a mount point is recorded but not entered.",
     )
-    concurrency: int | None = option(
+    concurrency: int | None = common.concurrency(
         None,
         kinds={"importer"},
         aliases={"workers": None},
-        minimum=1,
-        maximum=MAX_WORKERS,
         help="Directories listed in parallel. Default: the host's concurrency, else 8.",
     )
 

@@ -10,8 +10,3 @@ from __future__ import annotations
 NAME = "gdrive"
 DISPLAY_NAME = "Google Drive"
 PROTOCOLS = ("gdrive",)
-CONNECTORS = {
-    "importer": "kloset_gdrive.importer:GdriveImporter",
-    "exporter": "kloset_gdrive.exporter:GdriveExporter",
-    "storage": "kloset_gdrive.storage:GdriveStorage",
-}

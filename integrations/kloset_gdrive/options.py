@@ -194,35 +194,38 @@ class GdriveOptions(RetryOptions):
         }
         return hashlib.sha256(json.dumps(keys, sort_keys=True).encode()).hexdigest()[:20]
 
+    def validate(self) -> None:
+        """Checks a JSON Schema cannot express; each error names its key."""
+        self.path_parts  # noqa: B018 - raises on a malformed location
+        if self.part_size % UPLOAD_UNIT:
+            raise ConfigError(
+                "part_size", f"{self.part_size} is not a multiple of {UPLOAD_UNIT} (256 KiB)"
+            )
+        if self.shared_with_me and (self.shared_drive_id or self.root_folder_id):
+            raise ConfigError(
+                "shared_with_me", "cannot be combined with shared_drive_id/root_folder_id"
+            )
+        sources = [
+            k for k in ("token_file", "refresh_token", "service_account_file") if getattr(self, k)
+        ]
+        if len(sources) > 1:
+            raise ConfigError(sources[1], f"set only one of {', '.join(sources)}")
+        if not sources:
+            raise ConfigError(
+                "token_file",
+                "no credentials: run `klosetctl login gdrive --client-id ID --client-secret"
+                " SECRET` and set token_file, or set"
+                " refresh_token with client_id and client_secret, or service_account_file",
+            )
+        if self.refresh_token:
+            for key in ("client_id", "client_secret"):
+                if not getattr(self, key):
+                    raise ConfigError(key, "is required with refresh_token")
+        if self.impersonate and not self.service_account_file:
+            raise ConfigError("impersonate", "needs service_account_file (domain-wide delegation)")
+        if not self.api_endpoint.startswith(("http://", "https://")):
+            raise ConfigError("api_endpoint", f'"{self.api_endpoint}" is not an http(s) URL')
 
-def check(opts: GdriveOptions) -> None:
-    """Checks a JSON Schema cannot express; each error names its key."""
-    opts.path_parts  # noqa: B018 - raises on a malformed location
-    if opts.part_size % UPLOAD_UNIT:
-        raise ConfigError(
-            "part_size", f"{opts.part_size} is not a multiple of {UPLOAD_UNIT} (256 KiB)"
-        )
-    if opts.shared_with_me and (opts.shared_drive_id or opts.root_folder_id):
-        raise ConfigError(
-            "shared_with_me", "cannot be combined with shared_drive_id/root_folder_id"
-        )
-    sources = [
-        k for k in ("token_file", "refresh_token", "service_account_file") if getattr(opts, k)
-    ]
-    if len(sources) > 1:
-        raise ConfigError(sources[1], f"set only one of {', '.join(sources)}")
-    if not sources:
-        raise ConfigError(
-            "token_file",
-            "no credentials: run `klosetctl login gdrive --client-id ID --client-secret"
-            " SECRET` and set token_file, or set"
-            " refresh_token with client_id and client_secret, or service_account_file",
-        )
-    if opts.refresh_token:
-        for key in ("client_id", "client_secret"):
-            if not getattr(opts, key):
-                raise ConfigError(key, "is required with refresh_token")
-    if opts.impersonate and not opts.service_account_file:
-        raise ConfigError("impersonate", "needs service_account_file (domain-wide delegation)")
-    if not opts.api_endpoint.startswith(("http://", "https://")):
-        raise ConfigError("api_endpoint", f'"{opts.api_endpoint}" is not an http(s) URL')
+
+#: Also called by auth.credentials, which may get options built without parse.
+check = GdriveOptions.validate

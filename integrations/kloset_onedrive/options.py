@@ -12,6 +12,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from kloset_sdk import ConfigError, option
+from kloset_sdk import common_options as common
 from kloset_sdk.retry import RetryOptions
 
 KiB = 1024
@@ -92,10 +93,8 @@ class OneDriveOptions(RetryOptions):
         help="Upload-session fragment in bytes: a multiple of 327680 (320 KiB), under 60 MiB;"
         " one fragment is held in memory per upload.",
     )
-    concurrency: int = option(
+    concurrency: int = common.concurrency(
         8,
-        minimum=1,
-        maximum=64,
         aliases={"workers": None},
         help="Parallel Graph requests (folder listings, uploads).",
     )
@@ -112,6 +111,27 @@ class OneDriveOptions(RetryOptions):
         advanced=True,
         help="CA certificates (PEM) to trust for login and Graph instead of the system ones.",
     )
+
+    def validate(self) -> None:
+        """Checks a schema cannot express; options.parse calls it after coercion."""
+        if self.part_size % FRAGMENT_UNIT:
+            raise ConfigError(
+                "part_size", f"{self.part_size} is not a multiple of {FRAGMENT_UNIT} (320 KiB)"
+            )
+        chosen = [k for k in ("drive_id", "site_id", "user") if getattr(self, k)]
+        if len(chosen) > 1:
+            raise ConfigError(chosen[1], f"give only one of drive_id, site_id, user (got {chosen})")
+        if self.client_secret:
+            if self.tenant.lower() in _MULTI_TENANT:
+                raise ConfigError(
+                    "tenant", "client_secret needs the directory (tenant) id or domain"
+                )
+            if not chosen:
+                raise ConfigError(
+                    "drive_id",
+                    "an application login has no /me drive: set drive_id, site_id or user",
+                )
+        root_path(self.location)
 
 
 @dataclass(frozen=True)
@@ -143,23 +163,8 @@ def endpoints(opts: OneDriveOptions) -> Endpoints:
     )
 
 
-def check(opts: OneDriveOptions) -> None:
-    """Checks a schema cannot express; raised from the connectors' constructors."""
-    if opts.part_size % FRAGMENT_UNIT:
-        raise ConfigError(
-            "part_size", f"{opts.part_size} is not a multiple of {FRAGMENT_UNIT} (320 KiB)"
-        )
-    chosen = [k for k in ("drive_id", "site_id", "user") if getattr(opts, k)]
-    if len(chosen) > 1:
-        raise ConfigError(chosen[1], f"give only one of drive_id, site_id, user (got {chosen})")
-    if opts.client_secret:
-        if opts.tenant.lower() in _MULTI_TENANT:
-            raise ConfigError("tenant", "client_secret needs the directory (tenant) id or domain")
-        if not chosen:
-            raise ConfigError(
-                "drive_id", "an application login has no /me drive: set drive_id, site_id or user"
-            )
-    root_path(opts.location)
+#: Kept for the connectors' constructors until they stop calling it (validate runs at parse).
+check = OneDriveOptions.validate
 
 
 def root_path(location: str) -> str:

@@ -11,8 +11,3 @@ from __future__ import annotations
 NAME = "s3"
 DISPLAY_NAME = "S3"
 PROTOCOLS = ("s3",)
-CONNECTORS = {
-    "importer": "kloset_s3.importer:S3Importer",
-    "exporter": "kloset_s3.exporter:S3Exporter",
-    "storage": "kloset_s3.storage:S3Storage",
-}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from kloset_sdk import ConfigError, option, parse_location
+from kloset_sdk import common_options as common
 
 MiB = 1 << 20
 GiB = 1 << 30
@@ -122,10 +123,8 @@ class S3Options:
         help="Bytes per multipart part; smaller objects go in one PUT. Grown automatically"
         " when an object would need more than 10,000 parts.",
     )
-    concurrency: int = option(
+    concurrency: int = common.concurrency(
         4,
-        minimum=1,
-        maximum=64,
         help="Parts of one upload in flight: an upload holds at most concurrency x part_size"
         " in memory. Small objects and listings run 4x this many requests at once.",
     )
@@ -157,6 +156,16 @@ class S3Options:
         advanced=True,
         help="Connect and read timeout of each request, in seconds.",
     )
+
+    def validate(self) -> None:
+        """Key pairs and exclusive choices a schema cannot express; options.parse calls it."""
+        if bool(self.access_key) != bool(self.secret_access_key):
+            missing = "secret_access_key" if self.access_key else "access_key"
+            raise ConfigError(missing, "is required when the other key of the pair is set")
+        if self.session_token and not self.access_key:
+            raise ConfigError("session_token", "goes with access_key and secret_access_key")
+        if self.sse_customer_key and self.sse_kms_key_id:
+            raise ConfigError("sse_kms_key_id", "cannot be combined with sse_customer_key")
 
 
 @dataclass(frozen=True)
@@ -259,14 +268,8 @@ def sse_customer_key(opts: S3Options) -> bytes | None:
     return key
 
 
-def check_auth(opts: S3Options) -> None:
-    if bool(opts.access_key) != bool(opts.secret_access_key):
-        missing = "secret_access_key" if opts.access_key else "access_key"
-        raise ConfigError(missing, "is required when the other key of the pair is set")
-    if opts.session_token and not opts.access_key:
-        raise ConfigError("session_token", "goes with access_key and secret_access_key")
-    if opts.sse_customer_key and opts.sse_kms_key_id:
-        raise ConfigError("sse_kms_key_id", "cannot be combined with sse_customer_key")
+#: Also called by S3Client, which may get options built without parse.
+check_auth = S3Options.validate
 
 
 def show(value: str, limit: int = 60) -> str:

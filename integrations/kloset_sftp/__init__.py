@@ -9,8 +9,3 @@ from __future__ import annotations
 NAME = "sftp"
 DISPLAY_NAME = "SFTP"
 PROTOCOLS = ("sftp",)
-CONNECTORS = {
-    "importer": "kloset_sftp.importer:SFTPImporter",
-    "exporter": "kloset_sftp.exporter:SFTPExporter",
-    "storage": "kloset_sftp.storage:SFTPStorage",
-}

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kloset_sdk import common_options as common
 from kloset_sdk import option
 
 #: OpenSSH's default `MaxSessions` is 10 channels per connection; our pool stays under it.
 DEFAULT_CONCURRENCY = 8
-MAX_CONCURRENCY = 64
+MAX_CONCURRENCY = common.MAX_CONCURRENCY
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,8 @@ class SFTPOptions:
         help="Attempts of a call that is safe to repeat (stat, list, open-for-read, remove)"
         " when the connection drops; writes are never replayed.",
     )
-    concurrency: int | None = option(
+    concurrency: int | None = common.concurrency(
         None,
-        minimum=1,
-        maximum=MAX_CONCURRENCY,
         help="SFTP channels opened on the one SSH connection, i.e. parallel operations"
         f" (default: the host's -concurrency, at most {DEFAULT_CONCURRENCY}, under OpenSSH's"
         " MaxSessions of 10).",

@@ -4,7 +4,10 @@ An integration package `kloset_<name>` declares in its `__init__`:
 
     NAME = "s3"
     PROTOCOLS = ("s3",)
-    CONNECTORS = {"importer": "kloset_s3.importer:S3Importer", ...}   # "module:Class" strings
+
+and serves kind K with the one concrete connector class of module `kloset_<name>.<K>`, by
+convention. An explicit `CONNECTORS = {"importer": "pkg.mod:Class", ...}` still wins; a value
+without ":" names a module whose one concrete class serves that kind.
 
 Classes are imported only when Init arrives, after the gRPC server is up, so a plugin answers
 the host's HTTP/2 handshake before paying for boto3 or googleapiclient imports (P17).
@@ -13,6 +16,7 @@ the host's HTTP/2 handshake before paying for boto3 or googleapiclient imports (
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from types import ModuleType
@@ -51,14 +55,54 @@ def module_for(name: str) -> ModuleType:
         ) from None
 
 
+KINDS = ("importer", "exporter", "storage")
+
+
+def connector_specs(mod: ModuleType) -> dict[str, str]:
+    """kind -> "module[:Class]" for an integration package, without importing the modules.
+
+    An explicit `CONNECTORS` wins; otherwise each kind whose module `<package>.<kind>` exists.
+    """
+    table = getattr(mod, "CONNECTORS", None)
+    if table is not None:
+        return dict(table)
+    found: dict[str, str] = {}
+    for kind in KINDS:
+        name = f"{mod.__name__}.{kind}"
+        if importlib.util.find_spec(name) is not None:
+            found[kind] = name
+    return found
+
+
 def load_class(spec: str) -> type[Connector[Any]]:
+    """Import a "module:Class" spec, or the one concrete connector of a bare module name."""
     mod, _, attr = spec.partition(":")
     try:
-        cls = getattr(importlib.import_module(mod), attr)
+        module = importlib.import_module(mod)
     except ModuleNotFoundError as exc:
         raise Fatal(f"{spec} needs {exc.name}: {_install_hint(mod, exc.name)}") from None
+    cls = getattr(module, attr) if attr else _sole_connector(module)
     assert isinstance(cls, type)
     return cls
+
+
+def _sole_connector(module: ModuleType) -> type[Connector[Any]]:
+    """The one concrete connector class (one with a `type_name`) defined in `module`."""
+    found = [
+        obj
+        for obj in vars(module).values()
+        if isinstance(obj, type)
+        and issubclass(obj, Connector)
+        and obj.__module__ == module.__name__
+        and obj.type_name
+    ]
+    if len(found) != 1:
+        names = ", ".join(sorted(c.__name__ for c in found)) or "none"
+        raise Fatal(
+            f"{module.__name__}: expected one concrete connector class (with a type_name), "
+            f"found {len(found)} ({names}); name it in CONNECTORS"
+        )
+    return found[0]
 
 
 class LazyConnectors(Mapping[str, type[Connector[Any]]]):
@@ -85,7 +129,7 @@ class LazyConnectors(Mapping[str, type[Connector[Any]]]):
 
 def connectors(name: str, kind: str) -> LazyConnectors:
     mod = module_for(name)
-    table = getattr(mod, "CONNECTORS", {})
+    table = connector_specs(mod)
     if kind not in table:
         raise ConfigError("kind", f'integration "{name}" has no {kind} (has: {", ".join(table)})')
     protocols = tuple(mod.PROTOCOLS)

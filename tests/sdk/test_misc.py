@@ -62,6 +62,7 @@ SUBMODULES = {
     "testing",
     "oauth",
     "registry",
+    "common_options",
     "harness",
     "transport",
     "examples",

@@ -80,3 +80,11 @@ def test_delta_tree_hides_notebooks_vault_and_orphans() -> None:
     state = DeltaState("drive", items, "link", "r")
     assert [p for p, _ in tree(state, "/")] == ["/", "/A", "/A/f.txt", "/B"]
     assert [p for p, _ in tree(state, "/A")] == ["/", "/A", "/A/f.txt"]
+
+
+def test_parse_alone_runs_the_cross_field_checks() -> None:
+    """options.parse calls OneDriveOptions.validate: no connector needed to refuse a mix."""
+    config = {"location": "onedrive:///", "client_id": "c", "drive_id": "d", "site_id": "s"}
+    with pytest.raises(ConfigError) as ei:
+        options.parse(OneDriveOptions, config, "storage")
+    assert ei.value.key == "site_id" and "give only one of drive_id, site_id, user" in str(ei.value)

@@ -189,3 +189,10 @@ def test_location_has_no_user(location: str) -> None:
     with pytest.raises(ConfigError) as ei:
         resolve(opts(location))
     assert ei.value.key == "location"
+
+
+def test_parse_alone_runs_the_cross_field_checks() -> None:
+    """parse calls S3Options.validate: the same key and words as check_auth."""
+    with pytest.raises(ConfigError, match="is required when the other key") as ei:
+        parse(S3Options, {"location": "s3://h/b", "access_key": "AK"}, "storage")
+    assert ei.value.key == "secret_access_key"
