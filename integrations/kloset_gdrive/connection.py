@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from kloset_sdk import Identity, InitContext
+from kloset_sdk import Identity
 from kloset_sdk.connector import Connector
 
 from .client import DriveClient
-from .options import GdriveOptions, check
+from .options import GdriveOptions
 
 
 class GdriveConnection(Connector[GdriveOptions]):
     """One Drive folder; the client signs in lazily, on the first call that needs Drive."""
-
-    def __init__(self, opts: GdriveOptions, ctx: InitContext) -> None:
-        super().__init__(opts, ctx)
-        check(opts)  # until the options validate() lands
 
     @cached_property
     def client(self) -> DriveClient:

@@ -9,7 +9,7 @@ from kloset_sdk.connector import Connector
 
 from .client import GraphClient
 from .folders import Folders
-from .options import OneDriveOptions, check, origin, root_path
+from .options import OneDriveOptions, origin, root_path
 
 
 class OneDriveConnection(Connector[OneDriveOptions]):
@@ -17,7 +17,6 @@ class OneDriveConnection(Connector[OneDriveOptions]):
 
     def __init__(self, opts: OneDriveOptions, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
-        check(opts)  # until the options validate() lands
         self.root = root_path(opts.location)
 
     @cached_property
