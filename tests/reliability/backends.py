@@ -132,7 +132,7 @@ def s3_backend(kind: str, server: Any, bucket: str, host_port: str | None = None
         "access_key": server.access_key,
         "secret_access_key": server.secret_key,
         "use_tls": "false",
-        "retries": "4",
+        "max_retries": "4",
         "timeout": "10",
     }
     if kind != "importer":

@@ -340,7 +340,7 @@ def test_transfers_against_a_faulty_service(emulated: Net, fault: str, scenario:
 #: option and the value: an option the connector does not have (yet) makes the scenarios that
 #: need it expected failures, pointing at the finding in docs/RELIABILITY.md.
 IMPATIENT: dict[str, tuple[dict[str, str], float]] = {
-    "s3": ({"retries": "2", "timeout": "1"}, 15.0),
+    "s3": ({"max_retries": "2", "timeout": "1"}, 15.0),
     "sftp": ({"connect_timeout": "1"}, 15.0),
     "gdrive": ({"max_retries": "2", "timeout": "1", "max_retry_time": "4"}, 10.0),
     "onedrive": ({"max_retries": "2", "timeout": "1", "max_retry_time": "4"}, 10.0),
