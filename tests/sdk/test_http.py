@@ -13,6 +13,7 @@ import requests
 from kloset_sdk.errors import Fatal, KlosetError, Throttled
 from kloset_sdk.http import Rest, Unauthorized, Unavailable, process_pacer, ranged_download
 from kloset_sdk.retry import Pacer, RetryOptions, RetryPolicy, parse_retry_after
+from tests.clock import FakeClock as Clock
 
 BODY = bytes(range(256)) * (3 * 4096)  # 3 MiB: several pieces of the 1 MiB reads
 
@@ -93,23 +94,8 @@ def content(cut_at: int | None = None) -> Reply:
     return reply
 
 
-class Clock:
-    """Time that moves only when the pacer sleeps: the waits are read, never timed."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.slept: list[float] = []
-
-    def sleep(self, d: float) -> None:
-        self.slept.append(d)
-        self.t += d
-
-    def now(self) -> float:
-        return self.t
-
-
 def pacer(clock: Clock, attempts: int = 5) -> Pacer:
-    return Pacer(RetryPolicy(attempts=attempts), sleep=clock.sleep, clock=clock.now)
+    return Pacer(RetryPolicy(attempts=attempts), sleep=clock.sleep, clock=clock)
 
 
 def hook(method: str, url: str, resp: requests.Response) -> KlosetError:

@@ -4,19 +4,7 @@ import pytest
 
 from kloset_sdk import Fatal, Throttled
 from kloset_sdk.retry import Pacer, Retry, RetryPolicy, parse_retry_after
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def sleep(self, s: float) -> None:
-        self.slept.append(s)
-        self.now += s
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import FakeClock as Clock
 
 
 def test_retry_after_honoured() -> None:

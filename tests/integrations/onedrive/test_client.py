@@ -15,31 +15,17 @@ from kloset_onedrive.options import OneDriveOptions
 from kloset_sdk import NotFound, PermissionDenied, options
 from kloset_sdk.errors import QuotaExceeded
 from kloset_sdk.retry import Pacer, RetryPolicy
+from tests.clock import FakeClock
 from tests.emulators.graph import GraphEmulator
 from tests.integrations.onedrive.support import MiB, app_config
 
 
-class FakeTime:
-    """A clock that only moves when the pacer sleeps, so 120 s waits take no time."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def clock(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def make_client(emu: GraphEmulator) -> Callable[..., tuple[GraphClient, FakeTime]]:
-    def make(policy: RetryPolicy | None = None) -> tuple[GraphClient, FakeTime]:
-        fake = FakeTime()
+def make_client(emu: GraphEmulator) -> Callable[..., tuple[GraphClient, FakeClock]]:
+    def make(policy: RetryPolicy | None = None) -> tuple[GraphClient, FakeClock]:
+        fake = FakeClock(start=1000.0)
         opts = options.parse(OneDriveOptions, app_config(emu), "importer")
-        pacer = Pacer(policy or RetryPolicy(), sleep=fake.sleep, clock=fake.clock)
+        pacer = Pacer(policy or RetryPolicy(), sleep=fake.sleep, clock=fake)
         return GraphClient(opts, pacer=pacer), fake
 
     return make
@@ -49,7 +35,7 @@ def test_retry_after_120s_is_honoured(emu: GraphEmulator, make_client: Callable)
     client, fake = make_client()
     emu.faults.fail_next(429, kinds=("item",), retry_after=120)
     assert client.item("/root")["id"]
-    assert 120 <= sum(fake.sleeps) <= 121.5
+    assert 120 <= sum(fake.slept) <= 121.5
     assert client.pacer.throttled == 1
 
 
@@ -57,7 +43,7 @@ def test_retry_after_is_bounded_by_the_policy(emu: GraphEmulator, make_client: C
     client, fake = make_client(RetryPolicy(max_retry_after=30))
     emu.faults.fail_next(503, kinds=("item",), retry_after=120)
     client.item("/root")
-    assert 30 <= sum(fake.sleeps) <= 31.5
+    assert 30 <= sum(fake.slept) <= 31.5
 
 
 def test_missing_retry_after_backs_off_exponentially(
@@ -67,8 +53,8 @@ def test_missing_retry_after_backs_off_exponentially(
     emu.faults.omit_retry_after = True
     emu.faults.fail_next(429, count=3, kinds=("item",))
     client.item("/root")
-    assert len(fake.sleeps) == 3
-    for attempt, slept in enumerate(fake.sleeps):
+    assert len(fake.slept) == 3
+    for attempt, slept in enumerate(fake.slept):
         assert 0.5 * 2**attempt / 2 <= slept <= 0.5 * 2**attempt
 
 
