@@ -7,8 +7,8 @@ import signal
 import sys
 import threading
 
+from .emulator import GraphEmulator
 from .sample import seed_sample
-from .server import GraphEmulator
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 
-from .server import GraphEmulator
+from .emulator import GraphEmulator
 
 # (path, size) — sizes cover empty files, sub-320 KiB, simple-upload and session territory.
 _FILES: list[tuple[str, int]] = [

@@ -18,11 +18,6 @@ from kloset_sdk.harness import ExporterClient, ImporterClient, ImportRun, Plugin
 from kloset_sdk.harness.clients import Imported
 from tests.conftest import plugin_argv
 from tests.emulators.graph import GraphEmulator
-from tests.emulators.graph import server as _graph_server
-
-# The emulator writes headers and body separately; without TCP_NODELAY every response waits
-# for the client's delayed ACK (~40 ms). Reported to the emulator's owner; harmless once fixed.
-_graph_server._Handler.disable_nagle_algorithm = True
 
 
 def endpoint_config(emu: GraphEmulator) -> dict[str, str]:
