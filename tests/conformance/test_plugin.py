@@ -34,18 +34,19 @@ def _config(pytestconfig: pytest.Config) -> dict[str, str]:
     return out
 
 
-def _kind(pytestconfig: pytest.Config, kind: str) -> None:
+def _argv(cls: type, pytestconfig: pytest.Config, kind: str) -> list[str]:
+    """The --plugin command line for a --kind class (the others skip); sets the class's proto."""
     if pytestconfig.getoption("--kind") != kind:
         pytest.skip(f"--kind is not {kind}")
+    cls.proto = pytestconfig.getoption("--proto")  # type: ignore[attr-defined]
+    return shlex.split(pytestconfig.getoption("--plugin"))
 
 
 class TestPluginStorage(StorageConformance, StorageLifecycle):
     @pytest.fixture(scope="class")
     @classmethod
     def storage_argv(cls, pytestconfig: pytest.Config) -> list[str]:
-        _kind(pytestconfig, "storage")
-        cls.proto = pytestconfig.getoption("--proto")
-        return shlex.split(pytestconfig.getoption("--plugin"))
+        return _argv(cls, pytestconfig, "storage")
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -57,9 +58,7 @@ class TestPluginImporter(ImporterConformance):
     @pytest.fixture(scope="class")
     @classmethod
     def importer_argv(cls, pytestconfig: pytest.Config) -> list[str]:
-        _kind(pytestconfig, "importer")
-        cls.proto = pytestconfig.getoption("--proto")
-        return shlex.split(pytestconfig.getoption("--plugin"))
+        return _argv(cls, pytestconfig, "importer")
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -71,10 +70,8 @@ class TestPluginExporter(ExporterConformance):
     @pytest.fixture(scope="class")
     @classmethod
     def exporter_argv(cls, pytestconfig: pytest.Config) -> list[str]:
-        _kind(pytestconfig, "exporter")
-        cls.proto = pytestconfig.getoption("--proto")
         cls.exports_xattrs = pytestconfig.getoption("--exports-xattrs")
-        return shlex.split(pytestconfig.getoption("--plugin"))
+        return _argv(cls, pytestconfig, "exporter")
 
     @pytest.fixture(scope="class")
     @classmethod

@@ -13,14 +13,14 @@ from kloset_sdk.testing import (
     StorageConformance,
     StorageLifecycle,
 )
-from kloset_sdk.testing.exporter import ReadBack, read_back_dir
 from kloset_sdk.testing.importer import write_tree
-from tests.conftest import plugin_argv
+from tests.conformance.connector import Connector
 
 MiB = 1 << 20
 
 
-class TestFsImporter(ImporterConformance):
+class TestFsImporter(Connector, ImporterConformance):
+    connector = "fs"
     proto = "posixfs"
 
     @pytest.fixture(scope="class")
@@ -39,21 +39,12 @@ class TestFsImporter(ImporterConformance):
 
     @pytest.fixture(scope="class")
     @classmethod
-    def importer_argv(cls) -> list[str]:
-        return plugin_argv("fs", "importer")
-
-    @pytest.fixture(scope="class")
-    @classmethod
     def importer_config(cls, source: tuple[Path, dict[str, bytes]]) -> dict[str, str]:
         return {"location": f"posixfs://{source[0]}"}
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def expected_files(cls, source: tuple[Path, dict[str, bytes]]) -> dict[str, bytes]:
-        return source[1]
 
-
-class TestFsExporter(ExporterConformance):
+class TestFsExporter(Connector, ExporterConformance):
+    connector = "fs"
     proto = "posixfs"
     exports_xattrs = True  # extended attributes are restored with the files
 
@@ -64,27 +55,13 @@ class TestFsExporter(ExporterConformance):
 
     @pytest.fixture(scope="class")
     @classmethod
-    def exporter_argv(cls) -> list[str]:
-        return plugin_argv("fs", "exporter")
-
-    @pytest.fixture(scope="class")
-    @classmethod
     def exporter_config(cls, target: Path) -> dict[str, str]:
         return {"location": f"posixfs://{target}"}
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def read_back(cls, target: Path) -> ReadBack:
-        return read_back_dir(target)
 
-
-class TestFsStorage(StorageConformance, StorageLifecycle):
+class TestFsStorage(Connector, StorageConformance, StorageLifecycle):
+    connector = "fs"
     proto = "posixfs"
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def storage_argv(cls) -> list[str]:
-        return plugin_argv("fs", "storage")
 
     @pytest.fixture(scope="class")
     @classmethod

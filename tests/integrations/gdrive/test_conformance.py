@@ -13,7 +13,7 @@ from kloset_sdk.testing import (
     StorageLifecycle,
 )
 from kloset_sdk.testing.checks import MiB
-from tests.conftest import plugin_argv
+from tests.conformance.connector import Connector
 from tests.emulators.drive import DriveEmulator, seed_sample
 from tests.integrations.gdrive.conftest import drive_config, start_emulator
 
@@ -28,15 +28,11 @@ class _ClassEmulator:
         server.stop()
 
 
-class TestGdriveStorage(_ClassEmulator, StorageConformance, StorageLifecycle):
+class TestGdriveStorage(Connector, _ClassEmulator, StorageConformance, StorageLifecycle):
+    connector = "gdrive"
     proto = "gdrive"
     # above one 8 MiB chunk: a resumable session with a short last chunk
     big_sizes = (17 * MiB + 5,)
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def storage_argv(cls) -> list[str]:
-        return plugin_argv("gdrive", "storage")
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -44,13 +40,9 @@ class TestGdriveStorage(_ClassEmulator, StorageConformance, StorageLifecycle):
         return drive_config(class_emu, "gdrive://repos/conformance")
 
 
-class TestGdriveImporter(_ClassEmulator, ImporterConformance):
+class TestGdriveImporter(Connector, _ClassEmulator, ImporterConformance):
+    connector = "gdrive"
     proto = "gdrive"
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def importer_argv(cls) -> list[str]:
-        return plugin_argv("gdrive", "importer")
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -72,14 +64,10 @@ class TestGdriveImporter(_ClassEmulator, ImporterConformance):
         }
 
 
-class TestGdriveExporter(_ClassEmulator, ExporterConformance):
+class TestGdriveExporter(Connector, _ClassEmulator, ExporterConformance):
+    connector = "gdrive"
     proto = "gdrive"
     exports_xattrs = True  # the backed-up MIME types come back as xattr records
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def exporter_argv(cls) -> list[str]:
-        return plugin_argv("gdrive", "exporter")
 
     @pytest.fixture(scope="class")
     @classmethod

@@ -20,6 +20,7 @@ from kloset_sdk.testing import (
 )
 from kloset_sdk.testing.checks import MiB, mac_of
 from kloset_sdk.testing.importer import sample_tree
+from tests.conformance.connector import Connector
 from tests.conftest import plugin_argv, run_gohost
 from tests.emulators.graph import GraphEmulator
 from tests.integrations.onedrive.support import app_config
@@ -35,7 +36,8 @@ class _ClassGraph:
             yield emu
 
 
-class TestOneDriveImporter(_ClassGraph, ImporterConformance):
+class TestOneDriveImporter(Connector, _ClassGraph, ImporterConformance):
+    connector = "onedrive"
     proto = "onedrive"
 
     @pytest.fixture(scope="class")
@@ -48,25 +50,16 @@ class TestOneDriveImporter(_ClassGraph, ImporterConformance):
 
     @pytest.fixture(scope="class")
     @classmethod
-    def importer_argv(cls) -> list[str]:
-        return plugin_argv("onedrive", "importer")
-
-    @pytest.fixture(scope="class")
-    @classmethod
     def importer_config(
         cls, graph: GraphEmulator, expected_files: dict[str, bytes]
     ) -> dict[str, str]:
         return app_config(graph, "onedrive:///")
 
 
-class TestOneDriveExporter(_ClassGraph, ExporterConformance):
+class TestOneDriveExporter(Connector, _ClassGraph, ExporterConformance):
+    connector = "onedrive"
     proto = "onedrive"
     exports_xattrs = False  # OneDrive recomputes its hashes: nothing to restore from xattrs
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def exporter_argv(cls) -> list[str]:
-        return plugin_argv("onedrive", "exporter")
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -79,14 +72,10 @@ class TestOneDriveExporter(_ClassGraph, ExporterConformance):
         return lambda path: graph.tree().get("/Restore" + path)
 
 
-class TestOneDriveStorage(_ClassGraph, StorageConformance, StorageLifecycle):
+class TestOneDriveStorage(Connector, _ClassGraph, StorageConformance, StorageLifecycle):
+    connector = "onedrive"
     proto = "onedrive"
     big_sizes = (5 * MiB + 3, 4 * MiB)
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def storage_argv(cls) -> list[str]:
-        return plugin_argv("onedrive", "storage")
 
     @pytest.fixture(scope="class")
     @classmethod

@@ -22,19 +22,15 @@ from kloset_sdk.testing import (
 )
 from kloset_sdk.testing.checks import MiB
 from kloset_sdk.testing.importer import sample_tree
-from tests.conftest import plugin_argv
+from tests.conformance.connector import Connector
 from tests.emulators.seaweedfs import SeaweedFS
 from tests.integrations.s3.conftest import new_bucket, seaweed_config
 
 
-class TestS3Storage(StorageConformance, StorageLifecycle):
+class TestS3Storage(Connector, StorageConformance, StorageLifecycle):
+    connector = "s3"
     proto = "s3"
     big_sizes = (16 * MiB, 40 * MiB + 7)
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def storage_argv(cls) -> list[str]:
-        return plugin_argv("s3", "storage")
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -42,14 +38,10 @@ class TestS3Storage(StorageConformance, StorageLifecycle):
         return seaweed_config(seaweedfs, new_bucket())
 
 
-class TestS3StorageSSECMultipart(StorageConformance):
+class TestS3StorageSSECMultipart(Connector, StorageConformance):
+    connector = "s3"
     proto = "s3"
     big_sizes = (16 * MiB,)
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def storage_argv(cls) -> list[str]:
-        return plugin_argv("s3", "storage")
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -66,7 +58,8 @@ class TestS3StorageSSECMultipart(StorageConformance):
         )
 
 
-class TestS3Importer(ImporterConformance):
+class TestS3Importer(Connector, ImporterConformance):
+    connector = "s3"
     proto = "s3"
 
     @pytest.fixture(scope="class")
@@ -81,23 +74,14 @@ class TestS3Importer(ImporterConformance):
 
     @pytest.fixture(scope="class")
     @classmethod
-    def importer_argv(cls) -> list[str]:
-        return plugin_argv("s3", "importer")
-
-    @pytest.fixture(scope="class")
-    @classmethod
     def importer_config(
         cls, seaweedfs: SeaweedFS, source: tuple[str, dict[str, bytes]]
     ) -> dict[str, str]:
         return seaweed_config(seaweedfs, source[0])
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def expected_files(cls, source: tuple[str, dict[str, bytes]]) -> dict[str, bytes]:
-        return source[1]
 
-
-class TestS3Exporter(ExporterConformance):
+class TestS3Exporter(Connector, ExporterConformance):
+    connector = "s3"
     proto = "s3"
     exports_xattrs = True  # content type, user metadata and tags come back as xattr records
 
@@ -107,11 +91,6 @@ class TestS3Exporter(ExporterConformance):
         bucket = new_bucket()
         seaweedfs.client().create_bucket(Bucket=bucket)
         return bucket
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def exporter_argv(cls) -> list[str]:
-        return plugin_argv("s3", "exporter")
 
     @pytest.fixture(scope="class")
     @classmethod

@@ -18,9 +18,8 @@ from kloset_sdk.testing import (
     StorageLifecycle,
 )
 from kloset_sdk.testing.checks import MiB
-from kloset_sdk.testing.exporter import ReadBack, read_back_dir
 from kloset_sdk.testing.importer import sample_tree, write_tree
-from tests.conftest import plugin_argv
+from tests.conformance.connector import Connector
 from tests.emulators.sshd import SSHD
 from tests.integrations.sftp.conftest import base_config
 
@@ -31,14 +30,10 @@ def fresh_dir(sshd: SSHD, what: str) -> Path:
     return path
 
 
-class TestSFTPStorage(StorageConformance, StorageLifecycle):
+class TestSFTPStorage(Connector, StorageConformance, StorageLifecycle):
+    connector = "sftp"
     proto = "sftp"
     big_sizes = (9 * MiB + 7,)
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def storage_argv(cls) -> list[str]:
-        return plugin_argv("sftp", "storage")
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -46,7 +41,8 @@ class TestSFTPStorage(StorageConformance, StorageLifecycle):
         return base_config(sshd, sshd.root_dir / f"repo-{uuid.uuid4().hex[:12]}")
 
 
-class TestSFTPImporter(ImporterConformance):
+class TestSFTPImporter(Connector, ImporterConformance):
+    connector = "sftp"
     proto = "sftp"
 
     @pytest.fixture(scope="class")
@@ -57,21 +53,12 @@ class TestSFTPImporter(ImporterConformance):
 
     @pytest.fixture(scope="class")
     @classmethod
-    def importer_argv(cls) -> list[str]:
-        return plugin_argv("sftp", "importer")
-
-    @pytest.fixture(scope="class")
-    @classmethod
     def importer_config(cls, sshd: SSHD, source: tuple[Path, dict[str, bytes]]) -> dict[str, str]:
         return base_config(sshd, source[0])
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def expected_files(cls, source: tuple[Path, dict[str, bytes]]) -> dict[str, bytes]:
-        return source[1]
 
-
-class TestSFTPExporter(ExporterConformance):
+class TestSFTPExporter(Connector, ExporterConformance):
+    connector = "sftp"
     proto = "sftp"
     exports_xattrs = False  # SFTP has no call to set extended attributes
 
@@ -82,15 +69,5 @@ class TestSFTPExporter(ExporterConformance):
 
     @pytest.fixture(scope="class")
     @classmethod
-    def exporter_argv(cls) -> list[str]:
-        return plugin_argv("sftp", "exporter")
-
-    @pytest.fixture(scope="class")
-    @classmethod
     def exporter_config(cls, sshd: SSHD, target: Path) -> dict[str, str]:
         return base_config(sshd, target)
-
-    @pytest.fixture(scope="class")
-    @classmethod
-    def read_back(cls, target: Path) -> ReadBack:
-        return read_back_dir(target)
