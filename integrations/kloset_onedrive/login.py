@@ -69,14 +69,14 @@ class _Login:
             "home_account_id": account.get("home_account_id"),
             "username": account.get("username", ""),
         }
-        save_cache(TokenFile(path, key="token_cache"), self.cache, meta)
+        save_cache(TokenFile(path), self.cache, meta)
         drive = GraphClient(self.opts, tokens=_Fixed(token)).json("GET", "")
         config = {"client_id": self.opts.client_id}
         if self.opts.tenant != "common":
             config["tenant"] = self.opts.tenant
         if self.opts.region != "global":
             config["region"] = self.opts.region
-        config["token_cache"] = str(path)
+        config["token_file"] = str(path)
         if drive.get("id"):
             config["drive_id"] = str(drive["id"])
         if drive.get("driveType"):

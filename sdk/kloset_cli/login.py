@@ -92,8 +92,8 @@ def config_lines(service: str, result: Any, a: argparse.Namespace) -> dict[str, 
     """What to put in `plakar source|destination|store add`: exactly the flow's answer.
 
     Nothing is added from the command line: the flow knows which of its inputs are connector
-    options (onedrive calls the token file `token_cache`, a gdrive token file already holds
-    the client id and secret), and a key it did not return would be refused by the connector.
+    options (both print the declared `token_file`, a gdrive token file already holds the
+    client id and secret), and a key it did not return would be refused by the connector.
     """
     if isinstance(result, Mapping):
         return {str(k): str(v) for k, v in result.items() if v is not None}

@@ -42,7 +42,8 @@ def test_login_onedrive_device_code_prints_config(graph: GraphEmulator, tmp_path
     )
     assert proc.returncode == 0, proc.stderr
     assert f"client_id={graph.client_id}" in proc.stdout
-    assert f"token_cache={token}" in proc.stdout
+    assert f"token_file={token}" in proc.stdout
+    assert "token_cache" not in proc.stdout  # the old alias, not the declared name
     assert "plakar store add" in proc.stdout
     assert stat.S_IMODE(token.stat().st_mode) == 0o600
 
@@ -332,7 +333,8 @@ def _login_headless(args: list[str], user: Callable[[str], None], pasted: list[s
 
 def test_login_onedrive_lines_work_as_printed(tmp_path: Path) -> None:
     """Both onedrive flows (auth code in a browser, device code): `--token-file` comes out as
-    `token_cache`, and every printed line is accepted by the connectors as printed."""
+    `token_file` (the declared name, not the old alias `token_cache`), and every printed line
+    is accepted by the connectors as printed."""
     with GraphEmulator(auto_approve_device=True, device_interval=1) as emu:
         emu.add_file("/hello.txt", b"hello")
         env = cli_env(REQUESTS_CA_BUNDLE="", CURL_CA_BUNDLE="", BROWSER="true")
@@ -345,8 +347,8 @@ def test_login_onedrive_lines_work_as_printed(tmp_path: Path) -> None:
                 args.append("--device-code")
             out = _login(args, emu.act_as_browser if flow == "browser" else print, env)
             options, commands = _printed(out)
-            assert "token_file" not in options, out
-            assert options["token_cache"] == str(token)
+            assert "token_cache" not in options, out
+            assert options["token_file"] == str(token)
             assert options["graph_endpoint"] == emu.graph_url
             assert all({k: c[k] for k in options} == options for _, c in commands)
             assert "/hello.txt" in _feed_back("onedrive", commands)

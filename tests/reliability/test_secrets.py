@@ -284,7 +284,7 @@ def test_onedrive_token_cache_stays_private(
     for k in ("client_secret", "tenant", "drive_id"):
         backend.config.pop(k, None)
     backend.config.update({k: v for k, v in config.items() if k != "location"})
-    backend.config["token_cache"] = str(cache)
+    backend.config["token_file"] = str(cache)
     env = {**plugin_env, "KLOSET_LOG": "debug"}
     stderr_path = tmp_path / "stderr.log"
     messages: list[str] = []

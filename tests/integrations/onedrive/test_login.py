@@ -27,11 +27,11 @@ def _check_cache(cache: Path, emu: GraphEmulator, config: dict[str, str]) -> Non
     doc = json.loads(cache.read_text())
     assert doc["client_id"] == emu.client_id and doc["username"]
     assert "RefreshToken" in json.loads(doc["msal_cache"])
-    assert config["token_cache"] == str(cache)
+    assert config["token_file"] == str(cache)
     assert config["drive_id"] == emu.default_drive_id
     assert config["drive_type"] == "personal"
     lines = config_lines(config)
-    assert f"client_id={emu.client_id}" in lines and f"token_cache={cache}" in lines
+    assert f"client_id={emu.client_id}" in lines and f"token_file={cache}" in lines
     assert not [ln for ln in lines if "secret" in ln]
 
 
