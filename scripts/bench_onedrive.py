@@ -23,7 +23,7 @@ The rclone columns are MODELLED from the tree's shape and rclone's onedrive back
     file is a new path to copy.
 Ours enumerates the tree with a tokenless `/root/delta` (pages of 1,000 items, the root item
 included: no lookup first), so the listing itself is at rclone --onedrive-delta's floor and
-the saving on a full import is the root lookup; incremental runs (`delta=true`) cost 1 request.
+the saving on a full import is the root lookup; `incremental=true` runs cost 1 request.
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         state = ROOT / ".build" / "bench-onedrive-delta.json"
         state.parent.mkdir(exist_ok=True)
         state.unlink(missing_ok=True)
-        dcfg = {**cfg, "delta": "true", "state_file": str(state)}
+        dcfg = {**cfg, "incremental": "true", "state_file": str(state)}
         first = run_import(dcfg, opens=lambda i: False)
         assert first.finished and not first.errors
         before = {
@@ -161,12 +161,16 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         meta, downloads = _counts(emu)
         after = f"after {CHANGES} changes"
         rows += [
-            _row(f"delta=true run {after}: metadata vs modelled rclone (relists)", meta, rclone),
             _row(
-                f"delta=true run {after}: metadata vs modelled rclone --onedrive-delta", meta, fast
+                f"incremental=true run {after}: metadata vs modelled rclone (relists)", meta, rclone
             ),
             _row(
-                f"delta=true run {after}: downloads vs modelled rclone's"
+                f"incremental=true run {after}: metadata vs modelled rclone --onedrive-delta",
+                meta,
+                fast,
+            ),
+            _row(
+                f"incremental=true run {after}: downloads vs modelled rclone's"
                 " (assumed 2 requests per download)",
                 downloads,
                 RCLONE_PER_DOWNLOAD * CHANGES,
