@@ -64,7 +64,7 @@ class TestOneDriveExporter(Connector, _ClassGraph, ExporterConformance):
     @pytest.fixture(scope="class")
     @classmethod
     def exporter_config(cls, graph: GraphEmulator) -> dict[str, str]:
-        return app_config(graph, "onedrive:///Restore", fragment_size=FRAGMENT)
+        return app_config(graph, "onedrive:///Restore", part_size=FRAGMENT)
 
     @pytest.fixture(scope="class")
     @classmethod
@@ -80,7 +80,7 @@ class TestOneDriveStorage(Connector, _ClassGraph, StorageConformance, StorageLif
     @pytest.fixture(scope="class")
     @classmethod
     def storage_config(cls, graph: GraphEmulator) -> dict[str, str]:
-        return app_config(graph, "onedrive:///Apps/plakar/repo", fragment_size=FRAGMENT)
+        return app_config(graph, "onedrive:///Apps/plakar/repo", part_size=FRAGMENT)
 
     def test_layout_is_the_go_stores(self, store: StoreClient, graph: GraphEmulator) -> None:
         data = os.urandom(100)
@@ -147,7 +147,7 @@ class TestOneDriveStorage(Connector, _ClassGraph, StorageConformance, StorageLif
 
 def test_gohost_store(emu: GraphEmulator) -> None:
     """grpc-go (Plakar's stack) drives the store: create, put/get/list/delete, ranges."""
-    cfg = app_config(emu, "onedrive:///gohost-repo", fragment_size=FRAGMENT)
+    cfg = app_config(emu, "onedrive:///gohost-repo", part_size=FRAGMENT)
     out = run_gohost(
         "store",
         plugin_argv("onedrive", "storage"),
