@@ -74,7 +74,7 @@ def test_drives_into_s3_then_incremental(
     gdrive = backends.spot("gdrive", seed=SEED)
     onedrive = backends.spot("onedrive", seed=SEED)
     gkeys = [*gdrive.kv(), "incremental=true"]
-    okeys = [*onedrive.kv(), "delta=true"]
+    okeys = [*onedrive.kv(), "incremental=true"]
     sources = {
         "gdrive": add_config(plakar, "source", gdrive.location, gkeys),
         "onedrive": add_config(plakar, "source", onedrive.location, okeys),
