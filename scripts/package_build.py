@@ -1,19 +1,22 @@
-"""Build Plakar packages: dist/plakar/<name>/ with manifest, validators, launchers and lib/.
+"""Build Plakar packages: one directory per OS/arch with manifest, validators, launchers, lib/.
 
-    scripts/package [NAME...] [--host-only] [--python 3.X ...] [--arch A ...] [--version vX.Y.Z]
+    scripts/package [NAME...] [--host-only] [--python 3.X ...] [--os O ...] [--arch A ...]
 
+One package per (OS, arch), since `plakar pkg add` installs a .ptar only on the OS/arch its
+name says: <out>/<name>-<goos>-<goarch>/, or <out>/<name>/ when one platform is built.
 Layout of one package (every file is listed in the manifest: Plakar packages listed files only):
 
     manifest.yaml            manifests/<name>/manifest.yaml + extra_files (checked, §7)
     <name>Importer ...       one launcher per connector (#!/usr/bin/env python3, mode 0755)
     *.schema.json            the validators, copied from manifests/<name>/
     lib/kloset_boot.py       unpacks code into a cache dir on first run (scripts/package_boot.py)
-    lib/index.json           build id and, per cp3X-arch, the native wheels and glibc floor
+    lib/index.json           build id, os, arch; per cp3X-<os>-<arch> the native wheels and
+                             glibc/macOS floor; `unavailable`: targets it cannot run on, why
     lib/site.zip             kloset_sdk + kloset_<name> + the pure-Python dependencies
     lib/wheels/*.whl         native wheels (grpcio, protobuf, ...), each file once
 
-Then `plakar pkg create` (the binary scripts/setup builds, or $PLAKAR) writes
-dist/plakar/<name>_<ver>_<os>_<arch>.ptar, the file `plakar pkg add` installs.
+Then `plakar pkg create` (the binary scripts/setup builds, or $PLAKAR), with GOOS/GOARCH set
+to the package's platform, writes <out>/<name>_<ver>_<goos>_<goarch>.ptar for `plakar pkg add`.
 """
 
 from __future__ import annotations

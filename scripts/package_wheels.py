@@ -1,6 +1,6 @@
 """Wheels for every target platform, cached in .build/wheels, and per-integration closures.
 
-One `pip download --only-binary=:all:` per target (CPython version x Linux arch) resolves the
+One `pip download --only-binary=:all:` per target (CPython version x OS x arch) resolves the
 union of all integrations' requirements; a stamp file makes a warm cache skip pip entirely.
 Each integration then takes only the distributions its own requirements reach, found by
 following `Requires-Dist` in the downloaded wheels with markers evaluated for that target, so
