@@ -225,3 +225,28 @@ def test_darwin_package_layout(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.glob("*.ptar")] == ["posixfs_v0.1.0_darwin_arm64.ptar"]
     mac = facts(platform="darwin", machine="arm64", mac="13.6", version=sys.version_info[:3])
     assert boot.choose(index, mac) == tag
+
+
+def test_download_names_the_integration_a_missing_wheel_stops(
+    packages: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real pip, offline: an index (a directory) without bcrypt resolves every integration
+    but sftp, and the reason recorded for sftp is pip's, naming the missing wheel."""
+    import package_wheels
+
+    host = host_target()
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    for whl in (CACHE / host.tag).glob("*.whl"):
+        if not whl.name.startswith("bcrypt-"):
+            shutil.copy(whl, index_dir)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(index_dir))
+    monkeypatch.setattr(package_wheels, "CACHE", tmp_path / "cache")
+    dest = package_wheels.download(host)
+    unavailable = package_wheels.unavailable_in(dest)
+    assert list(unavailable) == ["sftp"], unavailable
+    assert unavailable["sftp"].startswith(f"no {host.tag} wheel of bcrypt"), unavailable
+    with pytest.raises(SystemExit, match=f"no target can be built:\n  {host.tag}: no "):
+        build_one("sftp", [host], {host: dest}, "v0.1.0", tmp_path / "d")
+    assert verify_package(build_one("fs", [host], {host: dest}, "v0.1.0", tmp_path / "d")) == []
