@@ -1,19 +1,22 @@
-"""Build Plakar packages: dist/plakar/<name>/ with manifest, validators, launchers and lib/.
+"""Build Plakar packages: one directory per OS/arch with manifest, validators, launchers, lib/.
 
-    scripts/package [NAME...] [--host-only] [--python 3.X ...] [--arch A ...] [--version vX.Y.Z]
+    scripts/package [NAME...] [--host-only] [--python 3.X ...] [--os O ...] [--arch A ...]
 
+One package per (OS, arch), since `plakar pkg add` installs a .ptar only on the OS/arch its
+name says: <out>/<name>-<goos>-<goarch>/, or <out>/<name>/ when one platform is built.
 Layout of one package (every file is listed in the manifest: Plakar packages listed files only):
 
     manifest.yaml            manifests/<name>/manifest.yaml + extra_files (checked, §7)
     <name>Importer ...       one launcher per connector (#!/usr/bin/env python3, mode 0755)
     *.schema.json            the validators, copied from manifests/<name>/
     lib/kloset_boot.py       unpacks code into a cache dir on first run (scripts/package_boot.py)
-    lib/index.json           build id and, per cp3X-arch, the native wheels and glibc floor
+    lib/index.json           build id, os, arch; per cp3X-<os>-<arch> the native wheels and
+                             glibc/macOS floor; `unavailable`: targets it cannot run on, why
     lib/site.zip             kloset_sdk + kloset_<name> + the pure-Python dependencies
     lib/wheels/*.whl         native wheels (grpcio, protobuf, ...), each file once
 
-Then `plakar pkg create` (the binary scripts/setup builds, or $PLAKAR) writes
-dist/plakar/<name>_<ver>_<os>_<arch>.ptar, the file `plakar pkg add` installs.
+Then `plakar pkg create` (the binary scripts/setup builds, or $PLAKAR), with GOOS/GOARCH set
+to the package's platform, writes <out>/<name>_<ver>_<goos>_<goarch>.ptar for `plakar pkg add`.
 """
 
 from __future__ import annotations
@@ -29,18 +32,24 @@ import zipfile
 from pathlib import Path
 
 import yaml
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 from package_wheels import (  # noqa: E402
-    ARCHES,
-    INTEGRATION_REQUIRES,
+    NATIVE_MODULES,
+    OSES,
+    PLATFORMS,
     PYTHONS,
-    SDK_REQUIRES,
     Target,
     Wheel,
     closure,
     download_all,
+    extension_suffixes,
     host_target,
+    normalize_arch,
+    requirements_of,
+    supported_tags,
+    unavailable_in,
     wheels_in,
 )
 
@@ -113,22 +122,53 @@ def build_site_zip(name: str, pure: list[Wheel], out: Path) -> None:
             _add_wheel(zf, w.path)
 
 
+def resolve(
+    name: str, targets: list[Target], wheel_dirs: dict[Target, Path]
+) -> tuple[dict[Target, list[Wheel]], dict[str, str]]:
+    """Per target, the wheels `name` needs; and the targets it cannot have, with the reason."""
+    roots = requirements_of(name)
+    needs: dict[Target, list[Wheel]] = {}
+    unavailable: dict[str, str] = {}
+    for t in targets:
+        reason = unavailable_in(wheel_dirs[t]).get(name)
+        if reason is None:
+            try:
+                needs[t] = closure(wheels_in(wheel_dirs[t]), roots, t)
+                continue
+            except LookupError as exc:
+                reason = str(exc)
+        unavailable[t.tag] = reason
+    return needs, unavailable
+
+
 def build_one(
-    name: str, targets: list[Target], wheel_dirs: dict[Target, Path], version: str, dist: Path
+    name: str,
+    targets: list[Target],
+    wheel_dirs: dict[Target, Path],
+    version: str,
+    dist: Path,
+    dirname: str | None = None,
 ) -> Path:
+    """One package directory for one (os, arch): Plakar installs a .ptar per GOOS/GOARCH."""
     src = ROOT / "manifests" / name / "manifest.yaml"
     if not src.is_file():
         raise SystemExit(f"package {name}: {src.relative_to(ROOT)} does not exist yet")
+    if len({t.platform for t in targets}) != 1:
+        raise SystemExit(f"package {name}: one package per (os, arch), got {targets}")
     manifest = yaml.safe_load(src.read_text())
     errs = check_manifest(manifest, str(src.relative_to(ROOT)))
     if errs:
         raise SystemExit(f"package {name}: manifest problems:\n  " + "\n  ".join(errs))
-    out = dist / name
+    out = dist / (dirname or name)
     shutil.rmtree(out, ignore_errors=True)
     (out / "lib" / "wheels").mkdir(parents=True)
-    roots = SDK_REQUIRES + INTEGRATION_REQUIRES[name]
 
-    needs = {t: closure(wheels_in(wheel_dirs[t]), roots, t) for t in targets}
+    needs, unavailable = resolve(name, targets, wheel_dirs)
+    if not needs:
+        raise SystemExit(
+            f"package {name}: no target can be built:\n  "
+            + "\n  ".join(f"{k}: {v}" for k, v in sorted(unavailable.items()))
+        )
     # A pure wheel every target resolved to the same file goes into site.zip once; one that
     # differs (a newer release dropped an old Python) ships as a wheel for its targets only.
     files_by_name: dict[str, set[str]] = {}
@@ -146,10 +186,12 @@ def build_one(
             dest = out / "lib" / "wheels" / w.path.name
             if not dest.exists():
                 shutil.copyfile(w.path, dest)
-        floor = max((w.glibc for w in shipped if not w.pure), default=(2, 17))
+        base = (2, 17) if t.os == "linux" else (10, 9)
+        floor = max((w.floor for w in shipped if not w.pure), default=base)
+        floor = max(floor, base)
         index_targets[t.tag] = {
             "wheels": [w.path.name for w in shipped],
-            "glibc": f"{floor[0]}.{floor[1]}",
+            ("glibc" if t.os == "linux" else "macos"): f"{floor[0]}.{floor[1]}",
         }
 
     build_site_zip(name, sorted(pure.values(), key=lambda w: w.name), out / "lib" / "site.zip")
@@ -157,7 +199,15 @@ def build_one(
     digest = hashlib.sha256((out / "lib" / "site.zip").read_bytes())
     digest.update(json.dumps(index_targets, sort_keys=True).encode())
     digest.update((out / "lib" / "kloset_boot.py").read_bytes())
-    index = {"build": f"{name}-{version}-{digest.hexdigest()[:16]}", "targets": index_targets}
+    digest.update(json.dumps(unavailable, sort_keys=True).encode())
+    index = {
+        "build": f"{name}-{version}-{digest.hexdigest()[:16]}",
+        "name": name,
+        "os": targets[0].os,
+        "arch": targets[0].arch,
+        "targets": index_targets,
+        "unavailable": unavailable,
+    }
     (out / "lib" / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
 
     mod_display = _display_name(name)
@@ -177,10 +227,74 @@ def build_one(
         f"# Generated by scripts/package from manifests/{name}/manifest.yaml\n"
         + yaml.safe_dump(manifest, sort_keys=False)
     )
-    errs = check_package(out)
+    errs = check_package(out) + verify_package(out)
     if errs:
         raise SystemExit(f"package {name}: package problems:\n  " + "\n  ".join(errs))
     return out
+
+
+def target_of(tag: str) -> Target:
+    """cp314-darwin-arm64 -> Target("3.14", "arm64", "darwin")."""
+    py, os_name, arch = tag.split("-", 2)
+    return Target(f"{py[2]}.{py[3:]}", arch, os_name)
+
+
+def verify_package(out: Path) -> list[str]:
+    """Every target of a built package resolves completely, from the package's own files.
+
+    Reads lib/index.json and the wheels (not the resolver's state): every target lists
+    wheels that exist and that a CPython of that version, OS and arch accepts, carries the
+    native modules its integration needs as real extension modules for that interpreter
+    (no pure fallback), and has the same set of distributions as every other target; every
+    supported CPython version is either built or named in `unavailable` with a reason."""
+    errs: list[str] = []
+    index = json.loads((out / "lib" / "index.json").read_text())
+    name = index["name"]
+    site = zipfile.ZipFile(out / "lib" / "site.zip").namelist()
+    in_site = {n.split("/")[0].split("-")[0].lower() for n in site if ".dist-info/" in n}
+    dists: dict[str, frozenset[str]] = {}
+    for tag, entry in sorted(index["targets"].items()):
+        t = target_of(tag)
+        if (t.os, t.arch) != (index["os"], index["arch"]):
+            errs.append(f"{tag}: in the {index['os']}-{index['arch']} package")
+        ok_tags = supported_tags(t)
+        suffixes = extension_suffixes(t)
+        have: set[str] = set()
+        members: list[str] = []
+        for fname in entry["wheels"]:
+            path = out / "lib" / "wheels" / fname
+            if not path.is_file():
+                errs.append(f"{tag}: {fname} is listed but not in lib/wheels")
+                continue
+            wname, _v, _b, wtags = parse_wheel_filename(fname)
+            if not {str(x) for x in wtags} & ok_tags:
+                errs.append(f"{tag}: {fname} does not install on CPython {t.python} {t.os}")
+            have.add(canonicalize_name(wname))
+            members += zipfile.ZipFile(path).namelist()
+        for dist in requirements_of(name):
+            module = NATIVE_MODULES.get(canonicalize_name(dist))
+            if module and not any(m.startswith(module) and m.endswith(suffixes) for m in members):
+                errs.append(f"{tag}: no native {module} for CPython {t.python} ({dist})")
+        for dist in sorted(set(NATIVE_MODULES) & have):
+            module = NATIVE_MODULES[dist]
+            if not any(m.startswith(module) and m.endswith(suffixes) for m in members):
+                errs.append(f"{tag}: {dist} ships no native {module} for CPython {t.python}")
+        dists[tag] = frozenset(have | in_site)
+        floor = entry.get("glibc" if t.os == "linux" else "macos")
+        if not floor:
+            errs.append(f"{tag}: no {'glibc' if t.os == 'linux' else 'macOS'} floor recorded")
+    if len(set(dists.values())) > 1:
+        every = frozenset.union(*dists.values())
+        for tag, got in sorted(dists.items()):
+            if got != every:
+                # A marker-dependent dependency is fine; a missing native one is not.
+                missing = sorted((every - got) & set(NATIVE_MODULES))
+                if missing:
+                    errs.append(f"{tag}: lacks {missing} that other targets ship")
+    for tag, reason in index["unavailable"].items():
+        if not reason:
+            errs.append(f"{tag}: unavailable without a reason")
+    return errs
 
 
 def _display_name(name: str) -> str:
@@ -200,14 +314,26 @@ def plakar_pkg_create(out: Path, version: str) -> Path:
     except FileNotFoundError as exc:
         raise SystemExit(f"package {out.name}: {exc}") from None
     pkg_name = yaml.safe_load((out / "manifest.yaml").read_text())["name"]
-    for old in out.parent.glob(f"{pkg_name}_*.ptar"):
+    index = json.loads((out / "lib" / "index.json").read_text())
+    goos, goarch = Target("3", index["arch"], index["os"]).platform
+    for old in out.parent.glob(f"{pkg_name}_*_{goos}_{goarch}.ptar"):
         old.unlink()
     home = PlakarHome(plakar)
     try:
-        proc = home.run("pkg", "create", str(out / "manifest.yaml"), version, cwd=out.parent)
+        # pkg create names the file <name>_<version>_<GOOS>_<GOARCH>.ptar from $GOOS/$GOARCH
+        # when set, else from the machine running it; pkg add refuses a name whose OS/arch is
+        # not the machine's. So each (os, arch) package is created with its own pair.
+        proc = home.run(
+            "pkg",
+            "create",
+            str(out / "manifest.yaml"),
+            version,
+            cwd=out.parent,
+            env={"GOOS": goos, "GOARCH": goarch},
+        )
     finally:
         home.close()
-    made = sorted(out.parent.glob(f"{pkg_name}_{version}_*.ptar"))
+    made = sorted(out.parent.glob(f"{pkg_name}_{version}_{goos}_{goarch}.ptar"))
     if proc.returncode != 0 or not made:
         raise SystemExit(
             f"package {out.name}: plakar pkg create failed:\n{proc.stderr}{proc.stdout}"
@@ -221,7 +347,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument("names", nargs="*", help=f"integrations (default: {' '.join(ALL)})")
     ap.add_argument("--host-only", action="store_true", help="only this machine's CPython/arch")
     ap.add_argument("--python", action="append", help=f"CPython versions (default {PYTHONS})")
-    ap.add_argument("--arch", action="append", help=f"architectures (default {ARCHES})")
+    ap.add_argument(
+        "--arch", action="append", help="architectures: x86_64, aarch64/arm64 (default all)"
+    )
+    ap.add_argument("--os", action="append", choices=OSES, help=f"systems (default {OSES})")
     ap.add_argument("--version", default="v0.1.0", help="package version for pkg create")
     ap.add_argument("--out", type=Path, default=DIST, help=f"output directory (default {DIST})")
     a = ap.parse_args(argv)
@@ -232,26 +361,38 @@ def main(argv: list[str]) -> int:
     if a.host_only:
         targets = [host_target()]
     else:
-        targets = [Target(p, ar) for p in a.python or PYTHONS for ar in a.arch or ARCHES]
+        plats = [
+            (o, normalize_arch(o, ar))
+            for o in a.os or OSES
+            for ar in (a.arch or [x for y, x in PLATFORMS if y == o])
+        ]
+        targets = [Target(p, ar, o) for o, ar in dict.fromkeys(plats) for p in a.python or PYTHONS]
+    groups: dict[tuple[str, str], list[Target]] = {}
+    for t in targets:
+        groups.setdefault(t.platform, []).append(t)
     t0 = time.monotonic()
     wheel_dirs = download_all(targets)
     print(f"package: wheels for {len(targets)} targets ready in {time.monotonic() - t0:.1f}s")
     failed = []
     for name in names:
-        t1 = time.monotonic()
-        try:
-            out = build_one(name, targets, wheel_dirs, a.version, a.out.resolve())
-        except SystemExit as exc:
-            print(exc, file=sys.stderr)
-            failed.append(name)
-            continue
-        size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-        print(f"package: {name}: {out} ({size / 1e6:.1f} MB, {time.monotonic() - t1:.1f}s)")
-        try:
-            plakar_pkg_create(out, a.version)
-        except SystemExit as exc:
-            print(exc, file=sys.stderr)
-            failed.append(name)
+        for (goos, goarch), group in groups.items():
+            # One platform: <out>/<name>/ (what --host-only and the tests use); several:
+            # <out>/<name>-<goos>-<goarch>/ each, every one its own .ptar.
+            dirname = name if len(groups) == 1 else f"{name}-{goos}-{goarch}"
+            t1 = time.monotonic()
+            try:
+                out = build_one(name, group, wheel_dirs, a.version, a.out.resolve(), dirname)
+                size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+                index = json.loads((out / "lib" / "index.json").read_text())
+                print(
+                    f"package: {dirname}: {out} ({size / 1e6:.1f} MB, {time.monotonic() - t1:.1f}s)"
+                )
+                for tag, reason in sorted(index["unavailable"].items()):
+                    print(f"package: {dirname}: cannot run on {tag}: {reason}")
+                plakar_pkg_create(out, a.version)
+            except SystemExit as exc:
+                print(exc, file=sys.stderr)
+                failed.append(dirname)
     print(
         f"package: done in {time.monotonic() - t0:.1f}s"
         + (f"; FAILED: {' '.join(failed)}" if failed else "")

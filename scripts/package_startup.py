@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
 
 import grpc  # noqa: E402
+from package_wheels import host_target  # noqa: E402
 
 from kloset_sdk.harness import ExporterClient, ImporterClient, PluginProcess, StoreClient  # noqa: E402
 from tests.packaging.backends import Backends  # noqa: E402
@@ -71,7 +72,16 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--dist", type=Path, default=ROOT / "dist" / "plakar")
     ap.add_argument("--runs", type=int, default=5)
     a = ap.parse_args(argv)
-    names = [n for n in (a.names or ALL) if (a.dist / n / "manifest.yaml").exists()]
+    goos, goarch = host_target().platform
+
+    def package_dir(name: str) -> Path:
+        """<name>/ from a one-platform build, <name>-<goos>-<goarch>/ from a full one."""
+        for d in (a.dist / name, a.dist / f"{name}-{goos}-{goarch}"):
+            if (d / "manifest.yaml").exists():
+                return d
+        return a.dist / name
+
+    names = [n for n in (a.names or ALL) if (package_dir(n) / "manifest.yaml").exists()]
     rows = []
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kloset-startup-")))
@@ -88,7 +98,7 @@ def main(argv: list[str]) -> int:
         backends = Backends(tmp, fixture)
         stack.callback(backends.stop)
         for name in names:
-            pkg = a.dist / name
+            pkg = package_dir(name)
             cache = tmp / f"cache-{name}"
             env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "XDG_CACHE_HOME": str(cache)}
             for kind in ("importer", "exporter", "storage"):

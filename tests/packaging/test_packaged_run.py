@@ -127,7 +127,7 @@ def pyenv_pythons() -> list[Path]:
 def test_other_cpython_versions(tmp_path: Path) -> None:
     """The fs package built for the other CPythons found here serves under gohost on each."""
     versions = [".".join(p.parent.parent.name.split(".")[:2]) for p in pyenv_pythons()]
-    args = [f"--python={v}" for v in versions] + ["--arch", host_target().arch]
+    args = [f"--python={v}" for v in versions] + ["--os", "linux", "--arch", host_target().arch]
     proc = subprocess.run(
         [str(ROOT / "scripts" / "package"), "fs", "--out", str(tmp_path / "dist"), *args],
         capture_output=True,
