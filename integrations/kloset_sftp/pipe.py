@@ -35,6 +35,7 @@ class ChunkPipe(_Pipe):
         self._chunks: deque[bytes] = deque()
         self._head = 0  # bytes of _chunks[0] already read
         self._size = 0
+        self._want = 1  # wake the reader once this much is buffered
 
     def set_event(self, event: threading.Event) -> None:
         with self._lock:
@@ -52,11 +53,26 @@ class ChunkPipe(_Pipe):
             if chunk:
                 self._chunks.append(chunk)
                 self._size += len(chunk)
-            self._cv.notify_all()
+            if self._size >= self._want:
+                self._cv.notify_all()
 
     def read_ready(self) -> bool:
         with self._lock:
             return self._size > 0
+
+    def wait_for(self, nbytes: int, timeout: float | None = None) -> None:
+        """Block until `nbytes` are buffered or the pipe is closed: one wake-up per SFTP
+        answer instead of one per SSH packet (a 255 KiB answer comes in 8). `timeout` is how
+        long the data may stall, as for `read`; raises PipeTimeout then."""
+        with self._lock:
+            self._want = nbytes
+            try:
+                while self._size < nbytes and not self._closed:
+                    had = self._size
+                    if not self._cv.wait(timeout) and self._size == had:
+                        raise PipeTimeout()
+            finally:
+                self._want = 1
 
     def read(self, nbytes: int, timeout: float | None = None) -> bytes:
         with self._lock:
