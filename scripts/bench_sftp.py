@@ -16,6 +16,9 @@ runs measure transfers, not Python start-up:
 - export of the big file; reference: `putfo`.
 
     .venv/bin/python scripts/bench_sftp.py [--quick]
+
+BENCH_RUNS sets the number of runs per figure (3 by default, at least 3); the 1-minute load
+average after each figure goes to stderr (on a shared 2-core machine it explains the spread).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from kloset_sdk.harness import (  # noqa: E402
 from tests.emulators.sshd import SSHD  # noqa: E402
 
 MiB = 1 << 20
-RUNS = 3
+RUNS = max(3, int(os.environ.get("BENCH_RUNS", "3")))
 
 
 class _Null(io.RawIOBase):
@@ -88,6 +91,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def row(figure: str, amount: float, secs: tuple[float, float], unit: str) -> None:
+        print(f"{figure[:40]}: load average {os.getloadavg()[0]:.1f} after", file=sys.stderr)
         ours, ref = amount / secs[0], amount / secs[1]
         rows.append(
             {"figure": figure, "ours": ours, "reference": ref, "ratio": ours / ref, "unit": unit}

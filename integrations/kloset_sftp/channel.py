@@ -16,6 +16,7 @@ import struct
 from typing import Any
 
 import paramiko
+from paramiko.buffered_pipe import PipeTimeout
 from paramiko.message import Message
 from paramiko.sftp import (
     CMD_CLOSE,
@@ -32,6 +33,8 @@ from paramiko.sftp import (
     SFTP_FLAG_WRITE,
 )
 from paramiko.sftp_attr import SFTPAttributes
+
+from .pipe import ChunkPipe
 
 SAFE_REQUEST = 32 * 1024  # every server must accept this much per read/write (draft-02 §3)
 MAX_REQUEST = 256 * 1024
@@ -64,7 +67,14 @@ class Channel(paramiko.SFTPClient):
 
     def _read_all(self, n: int) -> bytes:
         # paramiko's version grows the packet with `out += x`, one 32 KiB recv at a time:
-        # quadratic copying for the 255 KiB answers we ask for.
+        # quadratic copying for the 255 KiB answers we ask for. Waiting for the whole answer
+        # first wakes this thread once per answer, not once per 32 KiB SSH packet.
+        pipe = self.sock.in_buffer
+        if isinstance(pipe, ChunkPipe):
+            try:
+                pipe.wait_for(n, self.sock.gettimeout())
+            except PipeTimeout:
+                raise TimeoutError() from None  # what Channel.recv raises (socket.timeout)
         parts = []
         while n > 0:
             x = self.sock.recv(n)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kloset_sftp.channel import SAFE_REQUEST
-from kloset_sftp.client import SFTPSession
+from kloset_sftp.client import SFTPSession, _fast_first
 from kloset_sftp.transfer import ReadPipeline, WritePipeline
 from tests.emulators.sshd import SSHD
 from tests.integrations.sftp.conftest import base_config, session
@@ -92,3 +92,20 @@ def test_write_errors_are_reported(sftp: SFTPSession, remote_dir: Path) -> None:
         ch.close_handle(handle)
     finally:
         sftp.release(ch)
+
+
+def test_aes_gcm_is_preferred_when_offered(sftp: SFTPSession) -> None:
+    transport = sftp._transports[-1]
+    assert transport.remote_cipher == "aes128-gcm@openssh.com"
+    assert transport.local_cipher == "aes128-gcm@openssh.com"
+
+
+def test_fast_first_keeps_every_cipher() -> None:
+    offered = ("aes128-ctr", "aes256-ctr", "aes256-gcm@openssh.com", "aes128-gcm@openssh.com")
+    assert _fast_first(offered) == (
+        "aes128-gcm@openssh.com",
+        "aes256-gcm@openssh.com",
+        "aes128-ctr",
+        "aes256-ctr",
+    )
+    assert _fast_first(("aes128-ctr",)) == ("aes128-ctr",)  # a disabled cipher stays out
