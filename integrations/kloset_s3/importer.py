@@ -131,8 +131,9 @@ class S3Importer(S3Connection, Importer[S3Options]):
 
         HEAD answers `x-amz-tagging-count` for tagged objects (AWS, MinIO, SeaweedFS, moto)
         and nothing for untagged ones. A server that never sends it cannot be told apart
-        from an untagged bucket, so the count is trusted only once one has been seen; until
-        then every object's tags are fetched.
+        from an untagged bucket, so the count is trusted only once one has been seen, or
+        when the HEAD's `Server` header names one of those servers; until then every
+        object's tags are fetched (on an untagged bucket, a third request per object).
         """
         if self._no_tags.is_set():
             return []
@@ -141,6 +142,9 @@ class S3Importer(S3Connection, Importer[S3Options]):
             if not int(head["TagCount"]):
                 return []
         elif self._counts_seen.is_set():
+            return []
+        elif _counts_tags(head):
+            self._counts_seen.set()
             return []
         try:
             resp = self.s3.call(f"tags of {key}", "get_object_tagging", Key=key)
@@ -161,6 +165,15 @@ class S3Importer(S3Connection, Importer[S3Options]):
         if not self._no_tags.is_set():
             self._no_tags.set()
             log.warning("object tags are not backed up: %s", exc)
+
+
+#: `Server` headers of servers known to send x-amz-tagging-count for every tagged object.
+COUNTING_SERVERS = ("AmazonS3", "MinIO", "SeaweedFS")
+
+
+def _counts_tags(head: dict[str, Any]) -> bool:
+    server = str(head.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("server", ""))
+    return server.startswith(COUNTING_SERVERS)
 
 
 def _constant(value: bytes) -> Callable[[], bytes]:

@@ -126,7 +126,9 @@ class S3Options:
     concurrency: int = common.concurrency(
         4,
         help="Parts of one upload in flight: an upload holds at most concurrency x part_size"
-        " in memory. Small objects and listings run 4x this many requests at once.",
+        " in memory. A storage Get over 8 MiB reads this many 8 MiB ranges at once (at most"
+        " concurrency x 8 MiB held). Small objects and listings run 4x this many requests at"
+        " once.",
     )
     checksum: Checksum = option(
         "sha256",

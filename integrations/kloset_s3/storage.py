@@ -24,7 +24,7 @@ from kloset_sdk.records import Content
 from kloset_sdk.storage import MODE_READ, MODE_WRITE
 
 from .connection import S3Connection
-from .download import ObjectStream
+from .download import ObjectStream, open_object
 from .options import FROZEN_CLASSES, S3Options
 from .upload import put_stream
 
@@ -120,12 +120,13 @@ class S3Storage(S3Connection, Storage[S3Options]):
 
     def get(self, res: Resource, mac: bytes, offset: int | None, length: int | None) -> Content:
         key = self._object(res, mac)
+        window = self.opts.concurrency
         if offset is None:
-            return ObjectStream(self.s3, key, verify=self.opts.checksum == "sha256")
+            return open_object(self.s3, key, verify=self.opts.checksum == "sha256", window=window)
         if not length:
             self.s3.call(f"stat {key}", "head_object", Key=key, **self.s3.sse_read())
             return b""
-        return ObjectStream(self.s3, key, offset, offset + length - 1)
+        return open_object(self.s3, key, offset, offset + length - 1, window=window)
 
     def delete(self, res: Resource, mac: bytes) -> None:
         key = self._object(res, mac)

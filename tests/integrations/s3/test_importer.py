@@ -1,20 +1,30 @@
 """Importer tree rules, in-process on moto: synthesised directories and their mtimes, folder
-markers, the empty bucket, and listing in parallel across many prefixes."""
+markers, the empty bucket, and listing in parallel across many prefixes; on SeaweedFS, which
+tags are fetched."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from kloset_s3.importer import S3Importer
 from kloset_s3.options import S3Options
 from kloset_sdk import Record
 from kloset_sdk.connector import InitContext
 from kloset_sdk.options import parse
-from tests.integrations.s3.conftest import Moto, new_bucket
+from tests.emulators.seaweedfs import SeaweedFS
+from tests.integrations.s3.conftest import Moto, new_bucket, seaweed_config
 
 
-def records(cfg: dict[str, str]) -> dict[str, Record]:
+def records(cfg: dict[str, str], ops: list[str] | None = None) -> dict[str, Record]:
+    """Every record by path (xattrs as path#name); `ops` collects the S3 operations sent."""
     imp = S3Importer(parse(S3Options, cfg, "importer"), InitContext("importer", "s3", cfg))
+    if ops is not None:
+
+        def watch(model: Any, **_: Any) -> None:
+            ops.append(model.name)
+
+        imp.s3.raw.meta.events.register("before-call.s3", watch)
     out = {}
     for rec in imp.records():
         key = rec.pathname + ("#" + rec.xattr_name if rec.is_xattr else "")
@@ -63,3 +73,20 @@ def test_many_prefixes_listed_in_parallel(moto: Moto) -> None:
     assert files == {"/" + k for k in keys}
     dirs = {p for p, r in recs.items() if r.is_dir}
     assert {"/", "/p0", "/p0/q0", "/p6/q4/r2"} <= dirs
+
+
+def test_a_server_that_counts_tags_is_not_asked_for_those_of_untagged_objects(
+    seaweedfs: SeaweedFS,
+) -> None:
+    bucket = new_bucket()
+    c = seaweedfs.client()
+    c.create_bucket(Bucket=bucket)
+    for i in range(20):
+        c.put_object(Bucket=bucket, Key=f"plain{i}", Body=b"x")  # listed first
+    c.put_object(Bucket=bucket, Key="z/tagged", Body=b"y", Tagging="team=ops")
+    ops: list[str] = []
+    recs = records(seaweed_config(seaweedfs, bucket), ops)
+    assert ops.count("HeadObject") == 21
+    assert ops.count("GetObjectTagging") == 1  # only the object whose HEAD counts a tag
+    opener = recs["/z/tagged#user.s3.tags"].opener
+    assert opener is not None and opener() == b"team=ops"

@@ -83,6 +83,69 @@ def test_every_upload_carries_the_chosen_checksum(seaweedfs: SeaweedFS, checksum
     assert b"".join(st.get(Resource.PACKFILE, m2, None, None)) == big  # type: ignore[arg-type]
 
 
+# -- large reads: parallel ranged GETs, in order (real SeaweedFS) -----------------------------
+def _gets(st: S3Storage) -> list[str]:
+    """The Range header of every GetObject the store sends from now on ("" for none)."""
+    ranges: list[str] = []
+
+    def watch(request: Any, **_: Any) -> None:
+        value = request.headers.get("Range") or ""
+        ranges.append(value.decode() if isinstance(value, bytes) else str(value))
+
+    st.s3.raw.meta.events.register("before-send.s3.GetObject", watch)
+    return ranges
+
+
+@pytest.mark.parametrize("sse", [False, True])
+def test_large_gets_are_ranged_in_parallel_and_in_order(seaweedfs: SeaweedFS, sse: bool) -> None:
+    extra = {"sse_customer_key": base64.b64encode(os.urandom(32)).decode()} if sse else {}
+    st = storage(seaweed_config(seaweedfs, new_bucket(), part_size=str(5 * MiB), **extra))
+    st.create(b"cfg")
+    big, small, m_big, m_small = os.urandom(29 * MiB + 123), os.urandom(3 * MiB), mac(), mac()
+    st.put(Resource.PACKFILE, m_big, chunks(big), 0)
+    st.put(Resource.PACKFILE, m_small, chunks(small), 0)
+    ranges = _gets(st)
+    assert b"".join(st.get(Resource.PACKFILE, m_small, None, None)) == small  # type: ignore[arg-type]
+    assert ranges == [""]  # a small object: one plain GET
+    ranges.clear()
+    assert b"".join(st.get(Resource.PACKFILE, m_big, None, None)) == big  # type: ignore[arg-type]
+    mib8 = 8 * MiB
+    assert ranges[0] == ""  # the first GET serves the first part and the object's size
+    assert sorted(ranges[1:]) == sorted(
+        [f"bytes={mib8}-{2 * mib8 - 1}", f"bytes={2 * mib8}-{3 * mib8 - 1}"]
+        + [f"bytes={3 * mib8}-{len(big) - 1}"]
+    )
+    for offset, length in ((1, len(big) - 1), (5 * MiB + 7, 17 * MiB + 3), (9 * MiB, 8 * MiB)):
+        got = st.get(Resource.PACKFILE, m_big, offset, length)
+        assert b"".join(got) == big[offset : offset + length]  # type: ignore[arg-type]
+
+
+def test_a_large_single_put_object_is_verified_against_its_checksum(
+    seaweedfs: SeaweedFS,
+) -> None:
+    st = storage(seaweed_config(seaweedfs, new_bucket(), part_size=str(32 * MiB)))
+    st.create(b"cfg")
+    data, m = os.urandom(20 * MiB), mac()
+    st.put(Resource.PACKFILE, m, chunks(data), 0)  # one PUT carrying x-amz-checksum-sha256
+    got = st.get(Resource.PACKFILE, m, None, None)
+    assert getattr(got, "_want", "")  # the stored whole-object checksum is checked at the end
+    assert b"".join(got) == data  # type: ignore[arg-type]
+
+
+def test_an_object_replaced_mid_get_fails_instead_of_splicing(seaweedfs: SeaweedFS) -> None:
+    bucket = new_bucket()
+    st = storage(seaweed_config(seaweedfs, bucket, concurrency="2", part_size=str(5 * MiB)))
+    st.create(b"cfg")
+    m = mac()
+    st.put(Resource.PACKFILE, m, chunks(os.urandom(40 * MiB)), 0)
+    got = st.get(Resource.PACKFILE, m, None, None)  # parts 2 and 3 are fetched ahead; 4, 5 later
+    seaweedfs.client().put_object(
+        Bucket=bucket, Key=object_key(Resource.PACKFILE, m), Body=os.urandom(40 * MiB)
+    )
+    with pytest.raises(Exception, match="changed while it was being read"):
+        b"".join(got)  # type: ignore[arg-type]
+
+
 # -- multipart: bounded memory and all-or-nothing (moto, fast) ------------------------------
 def test_multipart_keeps_at_most_concurrency_parts(moto: Moto) -> None:
     bucket = new_bucket()
