@@ -14,6 +14,7 @@ it). See docs/PACKAGING.md: Self-contained build.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import hashlib
 import importlib.metadata
 import os
@@ -39,11 +40,25 @@ ALL = ["fs", "s3", "sftp", "gdrive", "onedrive"]
 #: keeps the frozen .ptar beside the launcher one (install one or the other: same protocols).
 SUFFIX = "-frozen"
 PROGRAM = "kloset-connector"
-#: SDK parts that only tests and tools use: never imported by a serving connector.
+#: Never imported by a serving connector: the SDK's test and tool parts, and what only a
+#: runtime hook would load at every start (setuptools' hook alone costs ~100 ms of CPU).
 EXCLUDE = ["kloset_sdk.harness", "kloset_sdk.testing", "kloset_sdk.examples", "kloset_cli",
-           "grpc_tools", "pytest", "hypothesis", "moto", "yaml", "tkinter"]  # fmt: skip
+           "grpc_tools", "pytest", "hypothesis", "moto", "yaml", "tkinter", "setuptools",
+           "pkg_resources", "_distutils_hack", "distutils", "invoke"]  # fmt: skip
 #: google-api-python-client's ~500 discovery documents (~110 MB): gdrive reads drive v3 only.
 KEEP_DOCS = {"drive.v3.json"}
+#: Native code and data of the onedir (under _internal/) that only some integrations import:
+#: each package drops the rest (its pure Python stays in the program's archive, unused).
+ONLY_FOR = {
+    "boto3": {"s3"},
+    "botocore": {"s3"},
+    "nacl": {"sftp"},
+    "bcrypt": {"sftp"},
+    "googleapiclient": {"gdrive"},
+    "httplib2": {"gdrive"},
+    "cryptography": {"sftp", "gdrive", "onedrive"},
+    "_cffi_backend.cpython-*.so": {"sftp", "gdrive", "onedrive"},
+}
 
 
 def _sources() -> list[Path]:
@@ -91,7 +106,7 @@ def freeze(log: bool = True) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=CACHE))
     try:
         integrations = [f"kloset_{n}" for n in ALL]
-        cmd = [str(pyinstaller), "--noconfirm", "--onedir", "--name", PROGRAM]
+        cmd = [str(pyinstaller), "--noconfirm", "--onedir", "--strip", "--name", PROGRAM]
         cmd += ["--log-level", "WARN", "--distpath", str(tmp), "--workpath", str(tmp / "work")]
         cmd += ["--specpath", str(tmp / "work"), "--collect-submodules", "kloset_sdk"]
         cmd += ["--paths", str(ROOT / "sdk"), "--paths", str(ROOT / "integrations")]
@@ -140,7 +155,14 @@ def build_package(name: str, build: Path, dist: Path) -> Path:
     out = dist / f"{name}{SUFFIX}"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    shutil.copytree(build / PROGRAM, out / "lib", symlinks=False)
+    drop = [pattern for pattern, users in ONLY_FOR.items() if name not in users]
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        if Path(folder) != build / PROGRAM / "_internal":
+            return set()
+        return {n for n in names for p in drop if fnmatch.fnmatch(n, p)}
+
+    shutil.copytree(build / PROGRAM, out / "lib", symlinks=False, ignore=ignore)
     manifest["name"] += SUFFIX
     manifest["display_name"] = f"{manifest['display_name']}, self-contained"
     for conn in manifest["connectors"]:
