@@ -58,7 +58,10 @@ def build(out: Path, names: list[str]) -> dict[str, float]:
 
 
 def package_dir(out: Path, variant: str, name: str) -> Path:
-    return out / variant / (name if variant == "launcher" else f"{name}-frozen")
+    if variant == "frozen":
+        return out / variant / f"{name}-frozen"
+    found = sorted((out / variant).glob(f"{name}-linux-*/manifest.yaml"))  # <name>-<os>-<arch>/
+    return found[0].parent if found else out / variant / name
 
 
 def ptar(out: Path, variant: str, name: str) -> Path:

@@ -30,7 +30,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "scripts"
-sys.path[:0] = [str(SCRIPTS), str(ROOT / "sdk"), str(ROOT / "integrations")]
+sys.path[:0] = [str(ROOT / "sdk"), str(ROOT / "integrations")]
 from kloset_cli.manifest import check_manifest, check_package  # noqa: E402
 
 CACHE = ROOT / ".build" / "frozen"
@@ -40,6 +40,8 @@ ALL = ["fs", "s3", "sftp", "gdrive", "onedrive"]
 #: keeps the frozen .ptar beside the launcher one (install one or the other: same protocols).
 SUFFIX = "-frozen"
 PROGRAM = "kloset-connector"
+#: Plakar names a package file after Go's GOARCH.
+GOARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 #: Never imported by a serving connector: the SDK's test and tool parts, and what only a
 #: runtime hook would load at every start (setuptools' hook alone costs ~100 ms of CPU).
 EXCLUDE = ["kloset_sdk.harness", "kloset_sdk.testing", "kloset_sdk.examples", "kloset_cli",
@@ -187,6 +189,35 @@ def build_package(name: str, build: Path, dist: Path) -> Path:
     return out
 
 
+def pkg_create(out: Path, version: str) -> Path:
+    """`plakar pkg create` in a scratch Plakar home: <name>-frozen_<ver>_linux_<arch>.ptar."""
+    from kloset_sdk.harness.plakar import PlakarHome, find_plakar
+
+    try:
+        plakar = find_plakar(ROOT)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"package {out.name}: {exc}") from None
+    pkg_name = yaml.safe_load((out / "manifest.yaml").read_text())["name"]
+    goarch = GOARCH.get(platform.machine(), platform.machine())
+    for old in out.parent.glob(f"{pkg_name}_*_linux_{goarch}.ptar"):
+        old.unlink()
+    home = PlakarHome(plakar)
+    try:
+        env = {"GOOS": "linux", "GOARCH": goarch}
+        proc = home.run(
+            "pkg", "create", str(out / "manifest.yaml"), version, cwd=out.parent, env=env
+        )
+    finally:
+        home.close()
+    made = sorted(out.parent.glob(f"{pkg_name}_{version}_linux_{goarch}.ptar"))
+    if proc.returncode != 0 or not made:
+        raise SystemExit(
+            f"package {out.name}: plakar pkg create failed:\n{proc.stderr}{proc.stdout}"
+        )
+    print(f"package: {out.name}: {made[0]}", flush=True)
+    return made[0]
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(
         prog="scripts/package --frozen", description=__doc__.split("\n\n")[0]
@@ -205,8 +236,6 @@ def main(argv: list[str]) -> int:
     t0 = time.monotonic()
     build = freeze()
     print(f"freeze: {build} ready in {time.monotonic() - t0:.1f}s", flush=True)
-    from package_build import plakar_pkg_create
-
     failed = []
     for name in names:
         try:
@@ -214,7 +243,7 @@ def main(argv: list[str]) -> int:
             size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
             print(f"package: {out.name}: {out} ({size / 1e6:.1f} MB)", flush=True)
             if not a.no_ptar:
-                plakar_pkg_create(out, a.version)
+                pkg_create(out, a.version)
         except SystemExit as exc:
             print(exc, file=sys.stderr)
             failed.append(name)
