@@ -139,8 +139,15 @@ def freeze(log: bool = True) -> Path:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for old in CACHE.iterdir():  # keep only this build: each one is ~150 MB
-        if old.name != key and not old.name.startswith(".tmp-"):
+    # Keep the 3 newest builds (~110 MB each); never one built in the last hour, which another
+    # checkout sharing .build/ may be copying from right now.
+    builds = sorted(
+        (p for p in CACHE.iterdir() if (p / "BUILT").exists()),
+        key=lambda p: (p / "BUILT").stat().st_mtime,
+        reverse=True,
+    )
+    for old in builds[3:]:
+        if time.time() - (old / "BUILT").stat().st_mtime > 3600:
             shutil.rmtree(old, ignore_errors=True)
     if log:
         print(f"freeze: built {done.name} in {time.monotonic() - t0:.1f}s", flush=True)
