@@ -20,24 +20,21 @@ MAX_WORKERS = common.MAX_CONCURRENCY
 
 @dataclass(frozen=True)
 class FsOptions:
-    location: str = option(
-        required=True,
-        help="posixfs:///absolute/path (Plakar joins a relative path to its working directory).",
+    location: str = common.location(
+        "posixfs:///absolute/path (Plakar joins a relative path to its working directory)."
     )
     excludes: list[str] = option(
         [],
-        kinds={"importer"},
+        kinds=common.IMPORTER,
         help="Extra gitignore-style patterns (`!` negates), matched against absolute paths;"
         " added to the host's excludes. A JSON list, or comma-separated.",
     )
-    dont_traverse_fs: bool = option(
-        False,
-        kinds={"importer"},
-        help="Stay on the filesystem of the root: a mount point is recorded but not entered.",
+    dont_traverse_fs: bool = common.importer_flag(
+        "Stay on the filesystem of the root: a mount point is recorded but not entered."
     )
     concurrency: int | None = common.concurrency(
         None,
-        kinds={"importer"},
+        kinds=common.IMPORTER,
         aliases={"workers": None},
         help="Directories listed in parallel. Default: the host's concurrency, else 8.",
     )

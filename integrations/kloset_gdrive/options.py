@@ -14,6 +14,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from kloset_sdk import ConfigError, option
+from kloset_sdk import common_options as common
 from kloset_sdk.retry import RetryOptions
 
 KiB = 1024
@@ -43,21 +44,18 @@ def _mib(value: int) -> int:
 
 @dataclass(frozen=True)
 class GdriveOptions(RetryOptions):
-    location: str = option(
-        required=True,
-        help="gdrive://<path>: a folder path in My Drive (gdrive:// alone is the root); with"
-        " root_folder_id or shared_drive_id the path is below that folder.",
+    location: str = common.location(
+        "gdrive://<path>: a folder path in My Drive (gdrive:// alone is the root); with"
+        " root_folder_id or shared_drive_id the path is below that folder."
     )
-    token_file: str = option(
+    token_file: str = common.token_file(
         "",
-        help="OAuth token file written by `klosetctl login gdrive` (mode 0600); holds the"
+        "OAuth token file written by `klosetctl login gdrive` (mode 0600); holds the"
         " client id, secret and refresh token, so nothing else is needed.",
     )
     client_id: str = option("", help="OAuth client id (with client_secret and refresh_token).")
-    client_secret: str = option("", secret=True, help="OAuth client secret.")
-    refresh_token: str = option(
-        "", secret=True, help="OAuth refresh token (instead of token_file)."
-    )
+    client_secret: str = common.secret("OAuth client secret.", default="")
+    refresh_token: str = common.secret("OAuth refresh token (instead of token_file).", default="")
     service_account_file: str = option(
         "", help="Service account key (JSON); Drive access as that account, or see impersonate."
     )
@@ -72,59 +70,46 @@ class GdriveOptions(RetryOptions):
     )
     root_folder_id: str = option("", help="Start from this folder id instead of the My Drive root.")
     shared_drive_id: str = option("", help="Use this shared drive (its id) instead of My Drive.")
-    shared_with_me: bool = option(
-        False,
-        kinds={"importer"},
-        help="Back up the items shared with you (Drive's 'Shared with me') instead of My Drive.",
+    shared_with_me: bool = common.importer_flag(
+        "Back up the items shared with you (Drive's 'Shared with me') instead of My Drive."
     )
-    include_trashed: bool = option(
-        False, kinds={"importer"}, help="Also back up items in the trash."
-    )
-    skip_shortcuts: bool = option(
-        False,
-        kinds={"importer"},
-        help="Ignore shortcuts instead of following them (followed, a shortcut to one of its own"
-        " ancestor folders becomes a relative symlink).",
+    include_trashed: bool = common.importer_flag("Also back up items in the trash.")
+    skip_shortcuts: bool = common.importer_flag(
+        "Ignore shortcuts instead of following them (followed, a shortcut to one of its own"
+        " ancestor folders becomes a relative symlink)."
     )
     export_formats: list[str] = option(
         DEFAULT_EXPORT_FORMATS,
-        kinds={"importer"},
+        kinds=common.IMPORTER,
         help="How Google Docs are exported, as kind=extension pairs (kinds: document,"
         " spreadsheet, presentation, drawing, script, jam); kinds not listed keep their default.",
     )
-    acknowledge_abuse: bool = option(
-        False,
-        kinds={"importer"},
-        help="Download files Google flagged as malware or spam (otherwise they fail).",
+    acknowledge_abuse: bool = common.importer_flag(
+        "Download files Google flagged as malware or spam (otherwise they fail)."
     )
-    incremental: bool = option(
-        False,
-        kinds={"importer"},
-        help="Use the changes API: after a first full walk, a backup asks Drive only for what"
-        " changed (the item map and page token live in state_file).",
+    incremental: bool = common.incremental(
+        "Use the changes API: after a first full walk, a backup asks Drive only for what"
+        " changed (the item map and page token live in state_file)."
     )
-    state_file: str = option(
+    state_file: str = common.state_file(
         "",
-        kinds={"importer"},
-        help="Where incremental backups keep their state (default: one file per source under"
+        "Where incremental backups keep their state (default: one file per source under"
         " ~/.config/kloset-connectors/).",
     )
-    part_size: int = option(
+    part_size: int = common.part_size(
         8 * MiB,
-        kinds={"exporter", "storage"},
         minimum=UPLOAD_UNIT,
         maximum=1024 * MiB,
         aliases={"chunk_size": _mib},
         help="Bytes per resumable upload request, a multiple of 262144 (256 KiB); files below"
         " it go in one multipart request.",
     )
-    api_endpoint: str = option(
-        GOOGLE_API, advanced=True, help="Drive API root URL (tests point it at an emulator)."
+    api_endpoint: str = common.endpoint(
+        GOOGLE_API, "Drive API root URL (tests point it at an emulator)."
     )
-    token_uri: str = option(
+    token_uri: str = common.endpoint(
         GOOGLE_TOKEN_URI,
-        advanced=True,
-        help="OAuth token endpoint (the token or key file's own one is used if this is left"
+        "OAuth token endpoint (the token or key file's own one is used if this is left"
         " at its default).",
     )
 

@@ -39,8 +39,8 @@ DriveType = Literal["personal", "business", "documentLibrary"]
 
 @dataclass(frozen=True)
 class OneDriveOptions(RetryOptions):
-    location: str = option(
-        required=True, help="onedrive://<path>: a folder of the drive (onedrive:/// is the root)."
+    location: str = common.location(
+        "onedrive://<path>: a folder of the drive (onedrive:/// is the root)."
     )
     client_id: str = option(
         required=True, help="Application (client) id of the Entra ID app registration."
@@ -50,11 +50,9 @@ class OneDriveOptions(RetryOptions):
         help="Directory (tenant) id or domain; `common` for personal accounts. Required (a real"
         " tenant) with client_secret.",
     )
-    client_secret: str | None = option(
-        None,
-        secret=True,
-        help="App secret: log in as the application (client credentials, business tenants);"
-        " then name the drive with drive_id, site_id or user.",
+    client_secret: str | None = common.secret(
+        "App secret: log in as the application (client credentials, business tenants);"
+        " then name the drive with drive_id, site_id or user."
     )
     region: Region = option("global", help="National cloud: global, us, de or cn.")
     drive_id: str | None = option(None, help="Drive to use (default: the signed-in user's).")
@@ -65,28 +63,24 @@ class OneDriveOptions(RetryOptions):
     user: str | None = option(
         None, help="User principal name or id whose OneDrive to use (client credentials)."
     )
-    token_file: str | None = option(
+    token_file: str | None = common.token_file(
         None,
         aliases={"token_cache": None},
         help="msal token cache written by `klosetctl login onedrive` (0600); default"
         " ~/.config/kloset-connectors/onedrive-default.json.",
     )
-    incremental: bool = option(
-        False,
-        kinds={"importer"},
+    incremental: bool = common.incremental(
         aliases={"delta": None},
         help="Incremental backups from /root/delta: only changed items are fetched (the"
         " item map and deltaLink are kept in state_file).",
     )
-    state_file: str | None = option(
+    state_file: str | None = common.state_file(
         None,
-        kinds={"importer"},
-        help="Where incremental keeps its item map and deltaLink (default: one file per drive and"
+        "Where incremental keeps its item map and deltaLink (default: one file per drive and"
         " path under ~/.config/kloset-connectors/).",
     )
-    part_size: int = option(
+    part_size: int = common.part_size(
         DEFAULT_FRAGMENT,
-        kinds={"exporter", "storage"},
         aliases={"fragment_size": None},
         minimum=FRAGMENT_UNIT,
         maximum=FRAGMENT_LIMIT - FRAGMENT_UNIT,
@@ -98,13 +92,12 @@ class OneDriveOptions(RetryOptions):
         aliases={"workers": None},
         help="Parallel Graph requests (folder listings, uploads).",
     )
-    graph_endpoint: str | None = option(
-        None, advanced=True, help="Graph base URL (default from region, e.g. .../v1.0)."
+    graph_endpoint: str | None = common.endpoint(
+        None, "Graph base URL (default from region, e.g. .../v1.0)."
     )
-    authority_host: str | None = option(
+    authority_host: str | None = common.endpoint(
         None,
-        advanced=True,
-        help="Login host (default from region, e.g. login.microsoftonline.com).",
+        "Login host (default from region, e.g. login.microsoftonline.com).",
     )
     ca_bundle: str | None = option(
         None,

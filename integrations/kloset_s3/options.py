@@ -36,25 +36,22 @@ StorageClass = Literal[
 #: Classes whose objects cannot be read back without a restore: the store becomes write-only.
 FROZEN_CLASSES = ("GLACIER", "DEEP_ARCHIVE")
 Checksum = Literal["sha256", "md5", "none"]
-WRITERS = {"storage", "exporter"}
+WRITERS = common.WRITERS
 
 
 @dataclass(frozen=True)
 class S3Options:
-    location: str = option(
-        required=True,
-        pattern=r"^s3://[^/]+",
-        help="s3://<endpoint>/<bucket>[/prefix], or s3://<bucket>.<endpoint>[/prefix] with"
+    location: str = common.location(
+        "s3://<endpoint>/<bucket>[/prefix], or s3://<bucket>.<endpoint>[/prefix] with"
         " virtual_host=true.",
+        pattern=r"^s3://[^/]+",
     )
-    access_key: str | None = option(
-        None,
-        min_length=1,
-        help="Access key ID. Leave access_key and secret_access_key unset to use the AWS"
-        " credential chain (environment, `profile`, web identity, ECS/EC2 instance role).",
+    access_key: str | None = common.text(
+        "Access key ID. Leave access_key and secret_access_key unset to use the AWS"
+        " credential chain (environment, `profile`, web identity, ECS/EC2 instance role)."
     )
-    secret_access_key: str | None = option(
-        None, secret=True, min_length=1, help="Secret access key that goes with access_key."
+    secret_access_key: str | None = common.secret(
+        "Secret access key that goes with access_key.", min_length=1
     )
     use_tls: bool = option(True, help="Talk HTTPS to the endpoint (false: plain HTTP).")
     tls_insecure_no_verify: bool = option(
@@ -71,23 +68,15 @@ class S3Options:
         " whole location path (host included) is read as <bucket>[/prefix]. Required with"
         " virtual_host unless the bucket is the host name's first label.",
     )
-    port: int | None = option(
-        None,
-        minimum=1,
-        maximum=65535,
-        help="Endpoint port, when the location does not give one.",
-    )
+    port: int | None = common.port("Endpoint port, when the location does not give one.")
     root: str = option(
         "/",
         pattern="^/",
         help="Prefix inside the bucket. Path style: a root that starts with the location's"
         " bucket (or a location without a bucket) is read as /<bucket>/<prefix>.",
     )
-    sse_customer_key: str | None = option(
-        None,
-        secret=True,
-        min_length=1,
-        help="SSE-C: base64 of a 32-byte AES-256 key, sent with every read and write.",
+    sse_customer_key: str | None = common.secret(
+        "SSE-C: base64 of a 32-byte AES-256 key, sent with every read and write.", min_length=1
     )
     storage_class: StorageClass = option(
         "STANDARD",
@@ -101,23 +90,18 @@ class S3Options:
         " (s3.<region>.amazonaws.com), else the AWS environment/profile, else us-east-1.",
     )
     # -- beyond the Go integration ---------------------------------------------------------
-    session_token: str | None = option(
-        None, secret=True, min_length=1, help="STS session token for temporary access keys."
+    session_token: str | None = common.secret(
+        "STS session token for temporary access keys.", min_length=1
     )
-    profile: str | None = option(
-        None,
-        min_length=1,
-        help="Shared config/credentials profile (~/.aws/config) used when access_key is unset.",
+    profile: str | None = common.text(
+        "Shared config/credentials profile (~/.aws/config) used when access_key is unset."
     )
-    sse_kms_key_id: str | None = option(
-        None,
+    sse_kms_key_id: str | None = common.text(
         kinds=WRITERS,
-        min_length=1,
         help="SSE-KMS: encrypt new objects with this KMS key (ID, ARN or alias/...).",
     )
-    part_size: int = option(
+    part_size: int = common.part_size(
         16 * MiB,
-        kinds=WRITERS,
         minimum=MIN_PART,
         maximum=MAX_PART,
         help="Bytes per multipart part; smaller objects go in one PUT. Grown automatically"
@@ -136,26 +120,19 @@ class S3Options:
         help="Integrity check sent with every upload, verified by the server:"
         " x-amz-checksum-sha256, Content-MD5, or none (for servers that reject both).",
     )
-    metadata: bool = option(
-        True,
-        kinds={"importer"},
+    metadata: bool = common.importer_flag(
+        default=True,
         help="Record content-type, user metadata, tags and storage class as xattrs (a HEAD"
         " per object, GetObjectTagging for tagged ones). false: list and read only.",
     )
-    max_retries: int = option(
+    max_retries: int = common.max_retries(
         10,
         aliases={"retries": None},
-        minimum=1,
-        maximum=100,
-        advanced=True,
         help="Attempts per request on throttling, 5xx and network errors (backoff with"
         " jitter, Retry-After honoured).",
     )
-    timeout: float = option(
+    timeout: float = common.timeout(
         60.0,
-        minimum=1,
-        maximum=3600,
-        advanced=True,
         help="Connect and read timeout of each request, in seconds.",
     )
 

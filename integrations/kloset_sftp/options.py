@@ -16,50 +16,35 @@ from kloset_sdk import option
 
 #: OpenSSH's default `MaxSessions` is 10 channels per connection; our pool stays under it.
 DEFAULT_CONCURRENCY = 8
-MAX_CONCURRENCY = common.MAX_CONCURRENCY
 
 
 @dataclass(frozen=True)
 class SFTPOptions:
-    location: str = option(
-        required=True,
+    location: str = common.location(
+        "sftp://[user@]host[:port][/path]; the path is absolute on the server.",
         pattern=r"^sftp://[^/]+(/.*)?$",
-        help="sftp://[user@]host[:port][/path]; the path is absolute on the server.",
     )
-    root: str | None = option(
-        None, min_length=1, help="Remote directory to use instead of the location's path."
+    root: str | None = common.text("Remote directory to use instead of the location's path.")
+    port: int | None = common.port(
+        "SSH port when the location has none (default: ssh_config Port, else 22)."
     )
-    port: int | None = option(
-        None,
-        minimum=1,
-        maximum=65535,
-        help="SSH port when the location has none (default: ssh_config Port, else 22).",
+    username: str | None = common.text(
+        "Login name; not together with user@ in the location (default: ssh_config User,"
+        " else the local user)."
     )
-    username: str | None = option(
-        None,
-        min_length=1,
-        help="Login name; not together with user@ in the location (default: ssh_config User,"
-        " else the local user).",
-    )
-    identity: str | None = option(
-        None, min_length=1, help="Private key file to log in with (like ssh -i)."
-    )
+    identity: str | None = common.text("Private key file to log in with (like ssh -i).")
     insecure_ignore_host_key: bool = option(
         False,
         help="Accept any host key without checking it. Unsafe: a man in the middle could read"
         " and change everything; use host_key_fingerprint instead.",
     )
-    ssh_auth_sock: str | None = option(
-        None,
-        min_length=1,
-        help="ssh-agent socket to take keys from (default: $SSH_AUTH_SOCK when set).",
+    ssh_auth_sock: str | None = common.text(
+        "ssh-agent socket to take keys from (default: $SSH_AUTH_SOCK when set)."
     )
-    ssh_private_key: str | None = option(
-        None,
-        secret=True,
-        min_length=1,
-        help="Private key text (OpenSSH/PEM). Used in this process only, never written to"
+    ssh_private_key: str | None = common.secret(
+        "Private key text (OpenSSH/PEM). Used in this process only, never written to"
         " disk nor handed to an agent.",
+        min_length=1,
     )
     ssh_private_key_ttl: str = option(
         "5s",
@@ -68,19 +53,13 @@ class SFTPOptions:
         " duration (5s, 10m, 1h); 0 keeps it for the life of the process. Raise it if"
         " reconnecting after a dropped connection must work with that key.",
     )
-    password: str | None = option(
-        None, secret=True, help="Password login, tried after every key has been refused."
+    password: str | None = common.secret("Password login, tried after every key has been refused.")
+    passphrase: str | None = common.secret(
+        "Decrypts an encrypted identity / ssh_private_key / IdentityFile key."
     )
-    passphrase: str | None = option(
-        None,
-        secret=True,
-        help="Decrypts an encrypted identity / ssh_private_key / IdentityFile key.",
-    )
-    known_hosts: str | None = option(
-        None,
-        min_length=1,
-        help="known_hosts file the host key is checked against (default: ssh_config"
-        " UserKnownHostsFile, else ~/.ssh/known_hosts, plus /etc/ssh/ssh_known_hosts).",
+    known_hosts: str | None = common.text(
+        "known_hosts file the host key is checked against (default: ssh_config"
+        " UserKnownHostsFile, else ~/.ssh/known_hosts, plus /etc/ssh/ssh_known_hosts)."
     )
     host_key_fingerprint: str | None = option(
         None,
@@ -88,17 +67,13 @@ class SFTPOptions:
         help="Pin the server's host key (SHA256:... as ssh-keygen -lf prints it); checked"
         " instead of known_hosts.",
     )
-    host_key: str | None = option(
-        None,
-        min_length=1,
-        help="The server's host key as a known_hosts entry ([host] type base64, e.g. from"
-        " ssh-keyscan); checked instead of known_hosts, like host_key_fingerprint.",
+    host_key: str | None = common.text(
+        "The server's host key as a known_hosts entry ([host] type base64, e.g. from"
+        " ssh-keyscan); checked instead of known_hosts, like host_key_fingerprint."
     )
-    ssh_config: str | None = option(
-        None,
-        min_length=1,
-        help="OpenSSH client config to read HostName, User, Port, IdentityFile and ProxyJump"
-        " from (default: ~/.ssh/config when it exists).",
+    ssh_config: str | None = common.text(
+        "OpenSSH client config to read HostName, User, Port, IdentityFile and ProxyJump"
+        " from (default: ~/.ssh/config when it exists)."
     )
     connect_timeout: float = option(
         30.0,
@@ -107,12 +82,9 @@ class SFTPOptions:
         help="Seconds allowed for connecting, the SSH handshake and login; a connection"
         " silent for 4x this long is treated as dropped.",
     )
-    max_retries: int = option(
+    max_retries: int = common.max_retries(
         2,
-        minimum=1,
-        maximum=100,
-        advanced=True,
-        help="Attempts of a call that is safe to repeat (stat, list, open-for-read, remove)"
+        "Attempts of a call that is safe to repeat (stat, list, open-for-read, remove)"
         " when the connection drops; writes are never replayed.",
     )
     concurrency: int | None = common.concurrency(

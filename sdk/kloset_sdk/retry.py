@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from . import common_options as common
 from .errors import Fatal, QuotaExceeded, Throttled
 from .options import option
 
@@ -154,9 +155,7 @@ class RetryOptions:
     within about `max_retry_time` seconds, never an endless wait.
     """
 
-    max_retries: int = option(
-        10, minimum=1, maximum=100, advanced=True, help="Attempts per request before failing."
-    )
+    max_retries: int = common.max_retries(10, "Attempts per request before failing.")
     max_retry_time: float = option(
         600.0,
         minimum=1,
@@ -164,12 +163,9 @@ class RetryOptions:
         advanced=True,
         help="Seconds one request may spend retrying in all (Retry-After waits included).",
     )
-    timeout: float = option(
+    timeout: float = common.timeout(
         120.0,
-        minimum=0.1,
-        maximum=3600,
-        advanced=True,
-        help="Seconds to wait for a connection or for an answer before retrying.",
+        "Seconds to wait for a connection or for an answer before retrying.",
     )
 
     def retry_policy(self, **overrides: float) -> RetryPolicy:
