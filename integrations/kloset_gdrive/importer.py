@@ -157,7 +157,9 @@ class GdriveImporter(GdriveConnection, Importer[GdriveOptions]):
         for depth in range(len(parts)):
             path = "/" + "/".join(parts[:depth])
             name = parts[depth - 1] if depth else "/"
-            yield Record.directory(path, FileInfo(name, mode=0o755, mtime_ns=mtime_ns(root)))
+            yield Record.directory(
+                path, FileInfo(name, mode=modes.DEFAULT_DIR_PERM, mtime_ns=mtime_ns(root))
+            )
 
     def _records(self, node: Node) -> Iterator[Record]:
         base = self.opts.path.rstrip("/")
@@ -170,7 +172,9 @@ class GdriveImporter(GdriveConnection, Importer[GdriveOptions]):
             yield Record.failure(node.path, node.error)
             return
         if node.kind == "dir":
-            yield Record.directory(node.path, FileInfo(name, mode=0o755, mtime_ns=mtime_ns(meta)))
+            yield Record.directory(
+                node.path, FileInfo(name, mode=modes.DEFAULT_DIR_PERM, mtime_ns=mtime_ns(meta))
+            )
             return
         if node.kind == "link":
             info = FileInfo(name, size=len(node.target), mode=0o777, mtime_ns=mtime_ns(meta))
@@ -185,12 +189,12 @@ class GdriveImporter(GdriveConnection, Importer[GdriveOptions]):
         with self._lock:
             self._ids[node.path] = file_id
         if node.kind == "doc" and node.export is not None:
-            info = FileInfo(name, size=-1, mode=0o644, mtime_ns=mtime_ns(meta))
+            info = FileInfo(name, size=-1, mode=modes.DEFAULT_FILE_PERM, mtime_ns=mtime_ns(meta))
             url = node.export.url
             opener = self._opener(file_id, lambda: download.stream(self.client, url, node.path))
         else:
             size = int(meta.get("size") or 0)
-            info = FileInfo(name, size=size, mode=0o644, mtime_ns=mtime_ns(meta))
+            info = FileInfo(name, size=size, mode=modes.DEFAULT_FILE_PERM, mtime_ns=mtime_ns(meta))
             url = self.client.media_url(meta["id"])
             md5 = meta.get("md5Checksum")
             opener = self._opener(

@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 from kloset_sdk import Fatal, FileInfo, Flag, Identity, Importer, InitContext, NotFound, Record
+from kloset_sdk.modes import DEFAULT_DIR_PERM, DEFAULT_FILE_PERM
 from kloset_sdk.oauth import TokenFile
 
 from . import delta as _delta
@@ -36,8 +37,6 @@ from .options import OneDriveOptions
 from .walk import walk
 
 log = logging.getLogger(__name__)
-DIR_MODE = 0o755
-FILE_MODE = 0o644
 
 
 class OneDriveImporter(OneDriveConnection, Importer[OneDriveOptions]):
@@ -72,10 +71,10 @@ class OneDriveImporter(OneDriveConnection, Importer[OneDriveOptions]):
             yield Record.failure(path, item)
             return
         name = "/" if path == "/" else item.name
-        info = FileInfo(name, item.size, FILE_MODE, item.mtime_ns)
+        info = FileInfo(name, item.size, DEFAULT_FILE_PERM, item.mtime_ns)
         if item.kind != "file":
             info.size = 0
-            info.mode = DIR_MODE
+            info.mode = DEFAULT_DIR_PERM
             yield Record.directory(path, info)
             return
         xattrs = [(HASH_XATTRS[k], v) for k, v in sorted(item.hashes.items()) if k in HASH_XATTRS]

@@ -27,14 +27,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from paramiko.sftp_attr import SFTPAttributes
 
-from kloset_sdk import (
-    FileInfo,
-    Importer,
-    InitContext,
-    KlosetError,
-    Record,
-    modes,
-)
+from kloset_sdk import FileInfo, Importer, InitContext, KlosetError, Record, modes
 
 from .channel import Channel
 from .client import ConnectionGone
@@ -156,7 +149,7 @@ class SFTPImporter(SFTPConnection, Importer[SFTPOptions]):
                 a = self.session.run(_stat(path), f"stat {path}")
                 yield Record.directory(path, self._info(posixpath.basename(path) or "/", a))
             except KlosetError:
-                info = FileInfo(name=posixpath.basename(path) or "/", mode=0o755)
+                info = FileInfo(name=posixpath.basename(path) or "/", mode=modes.DEFAULT_DIR_PERM)
                 yield Record.directory(path, info)
 
     def records(self) -> Iterator[Record]:

@@ -24,6 +24,10 @@ MODE_STICKY = 1 << 20
 MODE_IRREGULAR = 1 << 19
 
 MODE_PERM = 0o777
+#: Permissions of an entry whose service keeps none (Drive, OneDrive) and of a directory a
+#: connector synthesises above its root: what a new folder and file get under umask 022.
+DEFAULT_DIR_PERM = 0o755
+DEFAULT_FILE_PERM = 0o644
 MODE_TYPE = (
     MODE_DIR
     | MODE_SYMLINK
