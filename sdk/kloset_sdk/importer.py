@@ -29,7 +29,7 @@ from .chunks import encode_chunk_message, iter_chunks
 from .connector import Connector, OptT, Resolver, abort, guarded_stream
 from .errors import NotFound
 from .records import Opener, Record, key_of
-from .servicer import Servicer, Stream
+from .servicer import Servicer, Stream, unary_stream_fused
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class ImporterServicer(Servicer[Importer[Any]], kind="importer", messages=pb):
                 pb.ImportResponse.SerializeToString,
             ),
             "Open": (
-                grpc.unary_stream_rpc_method_handler,
+                unary_stream_fused,
                 pb.OpenRequest.FromString,
                 encode_chunk_message,
             ),

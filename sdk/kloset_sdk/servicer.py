@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any, ClassVar, Generic, TypeVar
 
 import grpc
+from grpc import _server as _grpc_server  # for `unary_stream_fused`, checked below
 
 from .connector import Connector, InitContext, Resolver, build, guarded, require
 
@@ -103,3 +104,67 @@ class Servicer(Generic[C]):
         add_registered = getattr(server, "add_registered_method_handlers", None)
         if add_registered is not None:  # grpcio >= 1.63: skips the per-call method lookup
             add_registered(self.service, handlers)
+
+
+_FUSE_OK = all(
+    hasattr(_grpc_server, name) for name in ("_send_response", "_status", "_Context")
+) and {"_rpc_event", "_state"} <= set(getattr(_grpc_server._Context, "__annotations__", {}))
+
+
+def unary_stream_fused(
+    behavior: Callable[[Any, grpc.ServicerContext], Iterator[Any]],
+    request_deserializer: Callable[[bytes], Any],
+    response_serializer: Callable[[Any], bytes],
+) -> grpc.RpcMethodHandler:
+    """A server-streaming handler that sends its last message in the same batch as the status.
+
+    grpcio's streaming path waits for every message to be sent, then sends the status in a
+    batch of its own: for a small file's Open (one chunk) that is one more hand-off between the
+    handler thread and the completion-queue thread per file, for nothing. Its unary path sends
+    the message and the status together. The wire carries the same frames either way (HEADERS,
+    DATA per message, trailers); only the waiting changes. This uses grpcio's own send and
+    status helpers (private, checked at import: `grpc.unary_stream_rpc_method_handler` is
+    used if they are missing).
+    """
+    if not _FUSE_OK:
+        return grpc.unary_stream_rpc_method_handler(
+            behavior,
+            request_deserializer=request_deserializer,
+            response_serializer=response_serializer,
+        )
+    send = _grpc_server._send_response
+    status = _grpc_server._status
+
+    def unary(request: Any, context: grpc.ServicerContext) -> Any:
+        rpc_event = context._rpc_event
+        state = context._state
+        it = iter(behavior(request, context))
+        try:
+            prev = next(it, _NONE)
+            if prev is _NONE:
+                # No message at all: the status alone, as the streaming path sends it, and an
+                # exception grpcio treats as already handled so it sends nothing more.
+                status(rpc_event, state, None)
+                done = _Done()
+                state.rpc_errors.append(done)
+                raise done
+            for item in it:
+                if not send(rpc_event, state, response_serializer(prev)):
+                    return prev  # cancelled: grpcio sends no status to a cancelled call
+                prev = item
+            return prev
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    return grpc.unary_unary_rpc_method_handler(
+        unary, request_deserializer=request_deserializer, response_serializer=response_serializer
+    )
+
+
+_NONE = object()
+
+
+class _Done(Exception):
+    """Raised after a message-less stream sent its status (grpcio then sends nothing more)."""
