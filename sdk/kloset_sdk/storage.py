@@ -42,7 +42,7 @@ from .connector import Connector, OptT, guarded, guarded_stream
 from .errors import Fatal, ProtocolError
 from .layout import MAC_SIZE, Resource, check_mac, resource
 from .records import Content
-from .servicer import Servicer, Stream, unary_stream_fused
+from .servicer import Servicer, Stream
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class StorageServicer(Servicer[Storage[Any]], kind="storage", messages=pb):
                 pb.PutResponse.SerializeToString,
             ),
             "Get": (
-                unary_stream_fused,
+                grpc.unary_stream_rpc_method_handler,
                 pb.GetRequest.FromString,
                 encode_chunk_message,
             ),
