@@ -1,6 +1,7 @@
 """Run every benchmark section and write one table to docs/BENCHMARKS.md.
 
-Each section is a module with `run(quick) -> rows` (figure, ours, reference, ratio, unit).
+Each section is a module with `run(quick) -> rows` (figure, ours, reference, ratio, unit, and
+optionally spread: a section whose rows carry it gets a spread column).
 Throughput, time and memory figures are the median of at least 3 runs, ours and the reference
 interleaved; request counts are exact (one run). A module may name its reference column
 (`REFERENCE`, e.g. "rclone (modelled, not run)") and add a `NOTE` printed under its table.
@@ -28,6 +29,7 @@ SECTIONS = [
     ("SFTP (vs plain paramiko on the same sshd)", "bench_sftp"),
     ("Google Drive (requests to the emulator, vs a model of rclone's)", "bench_drive"),
     ("OneDrive (requests to the emulator, vs a model of rclone's)", "bench_onedrive"),
+    ("Under the real Plakar (s3 vs refs3, posixfs vs built-in fs)", "bench_plakar"),
 ]
 
 
@@ -48,6 +50,11 @@ def machine() -> str:
     )
 
 
+def _num(x: float) -> str:
+    """One decimal; three significant digits below 1 (a small tree's MB/s), not 0.0."""
+    return f"{x:,.1f}" if abs(x) >= 1 or x == 0 else f"{x:.3g}"
+
+
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     only = [a for a in argv if not a.startswith("-")]
@@ -66,16 +73,22 @@ def main(argv: list[str]) -> int:
             continue
         mod = sys.modules[mod_name]
         reference = getattr(mod, "REFERENCE", "reference")
+        spread = any("spread" in r for r in rows)
         out += [
             f"\n### {title}\n",
-            f"| figure | ours | {reference} | ratio | unit |",
-            "|---|---|---|---|---|",
+            f"| figure | ours | {reference} | ratio |{' spread |' if spread else ''} unit |",
+            "|---|---|---|---|---|" + ("---|" if spread else ""),
         ]
         for r in rows:
-            out.append(
-                f"| {r['figure']} | {r['ours']:,.1f} | {r['reference']:,.1f} | "
-                f"{r['ratio']:.2f}x | {r['unit']} |"
-            )
+            cells = [
+                r["figure"],
+                _num(r["ours"]),
+                _num(r["reference"]),
+                f"{r['ratio']:.2f}x",
+            ]
+            if spread:
+                cells.append(str(r.get("spread", "")))
+            out.append("| " + " | ".join([*cells, r["unit"]]) + " |")
         note = getattr(mod, "NOTE", "")
         if note:
             out += ["", note]
@@ -92,7 +105,8 @@ def main(argv: list[str]) -> int:
             f" on {machine()}, "
             f"with `scripts/bench` ({took / 60:.1f} minutes). Ratio > 1 means ours is better "
             "(faster, fewer requests, less memory). Throughput, time and memory figures "
-            "(transport, S3, SFTP) are the median of at least 3 runs, ours and the reference "
+            "(transport, S3, SFTP, under Plakar) are the median of at least 3 runs, ours and the "
+            "reference "
             "interleaved in the same run. Request counts (Google Drive, OneDrive) are exact counts "
             "from one run against the emulators, and their rclone references are modelled from "
             "the tree's shape, not measured: rclone is not run (each section says how).\n"
