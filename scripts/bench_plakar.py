@@ -38,14 +38,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "sdk"), str(ROOT / "integrations"), str(ROOT / "scripts")]
 
 from rss_wrap import _rss_kib  # noqa: E402
 
-from kloset_sdk.harness.plakar import PlakarHome, find_plakar  # noqa: E402
+from kloset_sdk.harness.plakar import PlakarFailed, PlakarHome, find_plakar  # noqa: E402
 from tests.emulators.seaweedfs import SeaweedFS  # noqa: E402
 
 MiB = 1 << 20
@@ -80,8 +80,13 @@ connectors:
 """
 
 
-def die(msg: str) -> None:
-    raise SystemExit(f"bench_plakar: error: {msg}")
+class BenchFailed(RuntimeError):
+    """A step failed: main() prints it; scripts/bench reports the section as failed and goes on
+    (a SystemExit would end the whole run)."""
+
+
+def die(msg: str) -> NoReturn:
+    raise BenchFailed(msg)
 
 
 # -- trees ----------------------------------------------------------------------------------
@@ -210,14 +215,16 @@ def snapshot_id(home: PlakarHome, repo: str) -> str:
 
 def build_packages(plakar: Path, work: Path) -> dict[str, Path]:
     """Our s3 and posixfs .ptar (scripts/package --host-only) and refs3's (plakar pkg create)."""
-    subprocess.run([str(ROOT / "scripts" / "package"), "s3", "fs", "--host-only"], check=True)
+    if subprocess.run([str(ROOT / "scripts" / "package"), "s3", "fs", "--host-only"]).returncode:
+        die("scripts/package s3 fs --host-only failed (see above)")
     ptars: dict[str, Path] = {}
     for name in ("s3", "posixfs"):
         found = sorted((ROOT / "dist" / "plakar").glob(f"{name}_*.ptar"))
         if len(found) != 1:
             die(f"expected one {name}_*.ptar in dist/plakar, found {found}")
         ptars[name] = found[0]
-    subprocess.run([str(ROOT / "scripts" / "build_go"), "refs3"], check=True)
+    if subprocess.run([str(ROOT / "scripts" / "build_go"), "refs3"]).returncode:
+        die("scripts/build_go refs3 failed (see above)")
     pkg = work / "refs3pkg"
     pkg.mkdir()
     shutil.copy2(ROOT / ".build" / "bin" / "refs3", pkg / "refs3")
@@ -452,7 +459,11 @@ def main(argv: list[str]) -> int:
         ap.error("--runs must be at least 3 (figures are medians)")
     size, small = (64, 500) if a.quick else (a.size, a.small)
     t0 = time.monotonic()
-    rows = bench(size, small, a.runs)
+    try:
+        rows = bench(size, small, a.runs)
+    except (BenchFailed, PlakarFailed, FileNotFoundError) as exc:
+        print(f"bench_plakar: error: {exc}", file=sys.stderr)
+        return 1
     from bench_all import machine
 
     print(table(rows))
