@@ -29,7 +29,7 @@ from .chunks import encode_chunk_message, iter_chunks
 from .connector import Connector, OptT, Resolver, abort, guarded_stream
 from .errors import NotFound
 from .records import Opener, Record, key_of
-from .servicer import Servicer, Stream, single_with_status
+from .servicer import Servicer, Stream
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +121,6 @@ class ImporterServicer(Servicer[Importer[Any]], kind="importer", messages=pb):
             if not context.is_active():
                 return
         log.debug("import: %d acks received", ack_count[0])
-
-    def behavior(self, name: str) -> Any:
-        """Open as registered: a small file's one chunk leaves with the status."""
-        if name == "Open":
-            return single_with_status(self.Open, encode_chunk_message)
-        return super().behavior(name)
 
     @guarded_stream("open")
     def Open(  # yields raw chunks: streams() encodes them

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any, ClassVar, Generic, TypeVar
 
 import grpc
-from grpc import _server as _grpc_server  # for `single_with_status`, checked below
 
 from .connector import Connector, InitContext, Resolver, build, guarded, require
 
@@ -84,11 +83,6 @@ class Servicer(Generic[C]):
         """The streaming methods, with wire-level codecs for the ones that carry file data."""
         return {}
 
-    def behavior(self, name: str) -> Callable[..., Any]:
-        """The handler registered for streaming method `name` (a subclass may wrap it)."""
-        fn: Callable[..., Any] = getattr(self, name)
-        return fn
-
     def register(self, server: grpc.Server) -> None:
         """Add this servicer to `server` as the generated add_*_to_server functions would."""
         handlers = {
@@ -101,7 +95,7 @@ class Servicer(Generic[C]):
         }
         for name, (factory, decode, encode) in self.streams().items():
             handlers[name] = factory(
-                self.behavior(name), request_deserializer=decode, response_serializer=encode
+                getattr(self, name), request_deserializer=decode, response_serializer=encode
             )
         server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(self.service, handlers),)
@@ -109,53 +103,3 @@ class Servicer(Generic[C]):
         add_registered = getattr(server, "add_registered_method_handlers", None)
         if add_registered is not None:  # grpcio >= 1.63: skips the per-call method lookup
             add_registered(self.service, handlers)
-
-
-_FUSE_OK = hasattr(_grpc_server, "_status") and {"_rpc_event", "_state"} <= set(
-    getattr(getattr(_grpc_server, "_Context", None), "__annotations__", {})
-)
-#: Largest lone message sent in the status batch (see `single_with_status`).
-FUSED_MAX = 64 << 10
-_NONE: Any = object()
-
-
-def single_with_status(
-    behavior: Callable[[Any, grpc.ServicerContext], Iterator[bytes]],
-    encode: Callable[[bytes], bytes],
-) -> Callable[[Any, grpc.ServicerContext], Iterator[bytes]]:
-    """A streaming behaviour whose answer, if one small message, leaves with the status.
-
-    grpcio's streaming path waits for each message to be sent, then sends the status in a
-    batch of its own: for a small file's Open (one chunk) that is one more hand-off between the
-    handler thread and the completion-queue thread per file. When the behaviour yields a single
-    message of at most FUSED_MAX bytes, it is sent together with the status, as grpcio's unary
-    path does (same frames on the wire: HEADERS, DATA, trailers), and an exception grpcio treats
-    as already handled ends the iteration so nothing more is sent. Longer answers take the
-    plain streaming path (a unary handler sending the same messages cost large-file import
-    13-25 % more CPU). Uses grpcio's private `_status`, checked at import; without it, every
-    answer streams.
-    """
-
-    def stream(request: Any, context: grpc.ServicerContext) -> Iterator[bytes]:
-        it = iter(behavior(request, context))
-        first = next(it, _NONE)
-        if first is _NONE:
-            return
-        second = next(it, _NONE)
-        if second is _NONE and _FUSE_OK and len(first) <= FUSED_MAX:
-            state = context._state
-            _grpc_server._status(context._rpc_event, state, encode(first))
-            done = _Sent()
-            state.rpc_errors.append(done)  # grpcio ends the call without another status
-            raise done
-        yield first
-        if second is not _NONE:
-            yield second
-            yield from it
-
-    stream.__name__ = getattr(behavior, "__name__", "stream")
-    return stream
-
-
-class _Sent(Exception):
-    """Ends a stream whose only message already left with the status."""
