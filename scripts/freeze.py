@@ -33,6 +33,9 @@ SCRIPTS = ROOT / "scripts"
 sys.path[:0] = [str(ROOT / "sdk"), str(ROOT / "integrations")]
 from kloset_cli.manifest import check_manifest, check_package  # noqa: E402
 
+sys.path[:0] = [str(SCRIPTS)]
+from package_build import plakar_pkg_create  # noqa: E402
+
 CACHE = ROOT / ".build" / "frozen"
 DIST = ROOT / "dist" / "plakar"
 ALL = ["fs", "s3", "sftp", "gdrive", "onedrive"]
@@ -196,35 +199,6 @@ def build_package(name: str, build: Path, dist: Path) -> Path:
     return out
 
 
-def pkg_create(out: Path, version: str) -> Path:
-    """`plakar pkg create` in a scratch Plakar home: <name>-frozen_<ver>_linux_<arch>.ptar."""
-    from kloset_sdk.harness.plakar import PlakarHome, find_plakar
-
-    try:
-        plakar = find_plakar(ROOT)
-    except FileNotFoundError as exc:
-        raise SystemExit(f"package {out.name}: {exc}") from None
-    pkg_name = yaml.safe_load((out / "manifest.yaml").read_text())["name"]
-    goarch = GOARCH.get(platform.machine(), platform.machine())
-    for old in out.parent.glob(f"{pkg_name}_*_linux_{goarch}.ptar"):
-        old.unlink()
-    home = PlakarHome(plakar)
-    try:
-        env = {"GOOS": "linux", "GOARCH": goarch}
-        proc = home.run(
-            "pkg", "create", str(out / "manifest.yaml"), version, cwd=out.parent, env=env
-        )
-    finally:
-        home.close()
-    made = sorted(out.parent.glob(f"{pkg_name}_{version}_linux_{goarch}.ptar"))
-    if proc.returncode != 0 or not made:
-        raise SystemExit(
-            f"package {out.name}: plakar pkg create failed:\n{proc.stderr}{proc.stdout}"
-        )
-    print(f"package: {out.name}: {made[0]}", flush=True)
-    return made[0]
-
-
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(
         prog="scripts/package --frozen", description=__doc__.split("\n\n")[0]
@@ -250,7 +224,8 @@ def main(argv: list[str]) -> int:
             size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
             print(f"package: {out.name}: {out} ({size / 1e6:.1f} MB)", flush=True)
             if not a.no_ptar:
-                pkg_create(out, a.version)
+                machine = platform.machine()
+                plakar_pkg_create(out, a.version, ("linux", GOARCH.get(machine, machine)))
         except SystemExit as exc:
             print(exc, file=sys.stderr)
             failed.append(name)

@@ -305,8 +305,11 @@ def _display_name(name: str) -> str:
     return name
 
 
-def plakar_pkg_create(out: Path, version: str) -> Path:
-    """`plakar pkg create` in a scratch Plakar home: writes <name>_<ver>_<os>_<arch>.ptar."""
+def plakar_pkg_create(out: Path, version: str, platform: tuple[str, str] | None = None) -> Path:
+    """`plakar pkg create` in a scratch Plakar home: writes <name>_<ver>_<os>_<arch>.ptar.
+
+    `platform` is (GOOS, GOARCH); by default the launcher package's lib/index.json says it.
+    """
     from kloset_sdk.harness.plakar import PlakarHome, find_plakar
 
     try:
@@ -314,8 +317,10 @@ def plakar_pkg_create(out: Path, version: str) -> Path:
     except FileNotFoundError as exc:
         raise SystemExit(f"package {out.name}: {exc}") from None
     pkg_name = yaml.safe_load((out / "manifest.yaml").read_text())["name"]
-    index = json.loads((out / "lib" / "index.json").read_text())
-    goos, goarch = Target("3", index["arch"], index["os"]).platform
+    if platform is None:
+        index = json.loads((out / "lib" / "index.json").read_text())
+        platform = Target("3", index["arch"], index["os"]).platform
+    goos, goarch = platform
     for old in out.parent.glob(f"{pkg_name}_*_{goos}_{goarch}.ptar"):
         old.unlink()
     home = PlakarHome(plakar)
