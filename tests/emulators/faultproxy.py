@@ -400,9 +400,11 @@ class FaultProxy:
             data, reset = self._apply_rule(data, direction, conn)
             for piece in self._pieces(data):
                 await self._throttle(piece, direction)
+                # Counted before the write: the peer may read the piece (and a test read
+                # the counter) before drain() returns here.
+                self._bytes[direction] += len(piece)
                 dst.write(piece)
                 await dst.drain()
-                self._bytes[direction] += len(piece)
             if reset:
                 conn.abort()
                 raise _Reset(direction)
