@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".build" / "wheels"
 
 #: What each integration needs at run time besides the SDK (names as in pyproject).
-SDK_REQUIRES = ["grpcio", "protobuf", "jsonschema"]
+SDK_REQUIRES = ["grpcio", "protobuf"]
 INTEGRATION_REQUIRES = {
     "fs": ["pathspec"],
     "s3": ["boto3"],
@@ -261,7 +261,6 @@ def wheels_in(directory: Path) -> dict[str, Wheel]:
 NATIVE_MODULES = {
     "grpcio": "grpc/_cython/cygrpc",
     "protobuf": "google/_upb/_message",
-    "rpds-py": "rpds/rpds",
     "cryptography": "cryptography/hazmat/bindings/_rust",
     "cffi": "_cffi_backend",
     "bcrypt": "bcrypt/_bcrypt",

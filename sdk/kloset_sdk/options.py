@@ -8,8 +8,13 @@
 
 From that one declaration the SDK derives the JSON Schema of each connector kind (written to
 manifests/ by scripts/gen, and the manifest's `validator`), coerces Plakar's all-string config
-map into typed values, validates it against that same schema, and hands the connector a typed
-instance. Errors name the key and never echo a secret.
+map into typed values, checks them against the same declaration, and hands the connector a
+typed instance. Errors name the key and never echo a secret.
+
+The check at Init reads the declaration, not the schema: a JSON Schema library costs a plugin
+about a third of its start-up (importing jsonschema takes 60-80 ms here, and Plakar spawns a
+plugin per connector use). The schemas use a handful of keywords, all checked in `_violation`;
+tests/sdk/test_options_check.py holds it equal to jsonschema on every connector's schema.
 """
 
 from __future__ import annotations
@@ -23,8 +28,6 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar, get_args, get_origin
-
-import jsonschema
 
 from . import log
 from .errors import ConfigError
@@ -273,11 +276,10 @@ def parse(cls: type[T], config: Mapping[str, str], kind: str) -> T:
             continue
         convert = spec.meta["aliases"].get(key) if key != name else None
         values[name] = convert(val) if convert else val
-    schema = schema_for(cls, kind)
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(values), key=lambda e: list(e.path))
-    if errors:
-        raise _config_error(errors[0], allowed, given)
+    for name in sorted(values):
+        problem = _violation(allowed[name], values[name])
+        if problem:
+            raise ConfigError(given[name], problem)
     inst = cls(**values)
     for s in allowed.values():
         val = getattr(inst, s.name)
@@ -289,29 +291,53 @@ def parse(cls: type[T], config: Mapping[str, str], kind: str) -> T:
     return inst
 
 
-def _config_error(
-    err: jsonschema.ValidationError,
-    specs: Mapping[str, OptionSpec],
-    given: Mapping[str, str] | None = None,
-) -> ConfigError:
-    if err.validator == "required":
-        wanted: list[str] = list(err.validator_value)  # type: ignore[arg-type]
-        given = err.instance if isinstance(err.instance, dict) else {}
-        missing = [k for k in wanted if k not in given]
-        return ConfigError(missing[0] if missing else "", "is required")
-    name = str(err.path[0]) if err.path else ""
-    spec = specs.get(name)
-    key = (given or {}).get(name, name)  # the name the config used (an alias, maybe)
-    if spec is not None and spec.secret:
-        return ConfigError(key, f"invalid value ({err.validator} check failed)")
-    if err.validator == "enum":
-        return ConfigError(
-            key,
-            f"{json.dumps(err.instance)} is not one of {', '.join(map(str, err.validator_value))}",  # type: ignore[arg-type]
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "boolean": (bool,),
+    "integer": (int,),
+    "number": (int, float),
+    "array": (list,),
+}
+
+
+def _violation(spec: OptionSpec, val: Any) -> str | None:
+    """What is wrong with a coerced value under its declaration, in schema terms, or None.
+
+    The keywords schema_for writes (type, items, enum, minimum, maximum, pattern, minLength),
+    in the order it writes them, with JSON Schema's meaning (an integral float is an integer);
+    a secret's value is never shown.
+    """
+    shown = "<secret>" if spec.secret else json.dumps(val, default=repr)
+    wanted = _JSON_TYPES[spec.kind]
+    integral = spec.kind == "integer" and isinstance(val, float) and val.is_integer()
+    if not (isinstance(val, wanted) or integral) or (
+        spec.kind != "boolean" and isinstance(val, bool)
+    ):
+        return f"{shown} is not of type {spec.kind}"
+    if isinstance(val, list):
+        for item in val:
+            if not isinstance(item, str):
+                return (
+                    f"list item {'<secret>' if spec.secret else json.dumps(item)} is not a string"
+                )
+        return None
+    if spec.enum and val not in spec.enum:
+        return f"{shown} is not one of {', '.join(spec.enum)}"
+    low, high = spec.meta.get("minimum"), spec.meta.get("maximum")
+    if low is not None and val < low:
+        return f"{shown} is less than the minimum of {low}"
+    if high is not None and val > high:
+        return f"{shown} is greater than the maximum of {high}"
+    if not isinstance(val, str):
+        return None
+    pattern, min_length = spec.meta.get("pattern"), spec.meta.get("min_length")
+    if pattern is not None and not re.search(pattern, val):
+        return f"{shown} does not match {pattern}"
+    if min_length is not None and len(val) < min_length:
+        return (
+            "must not be empty" if min_length == 1 else f"is shorter than {min_length} characters"
         )
-    if err.validator == "pattern":
-        return ConfigError(key, f"{json.dumps(err.instance)} does not match {err.validator_value}")
-    return ConfigError(key, err.message)
+    return None
 
 
 def secret_values(opts: Any) -> list[str]:
