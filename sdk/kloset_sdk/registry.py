@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Mapping
-from importlib.metadata import entry_points
 from types import ModuleType
 from typing import Any, NoReturn
 
@@ -39,12 +38,19 @@ BUILTIN = {
 
 
 def module_for(name: str) -> ModuleType:
-    """The integration package for an integration name or one of its protocols."""
+    """The integration package for an integration name or one of its protocols.
+
+    `kloset_<name>` is tried before the entry points: reading every installed distribution's
+    metadata costs a plugin about 12 ms of its start-up, and a plugin's own package is named so.
+    """
     mod_name = f"kloset_{name}"
-    for ep in entry_points(group=GROUP):
-        if ep.name == name:
-            mod_name = ep.value
-            break
+    if importlib.util.find_spec(mod_name) is None:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=GROUP):
+            if ep.name == name:
+                mod_name = ep.value
+                break
     try:
         return importlib.import_module(mod_name)
     except ModuleNotFoundError as exc:
