@@ -252,7 +252,7 @@ class S3Client:
             args.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=self.opts.sse_kms_key_id)
         return args
 
-    def checksum(self, data: bytes) -> dict[str, Any]:
+    def checksum(self, data: bytes | bytearray) -> dict[str, Any]:
         """The integrity header of one upload body, computed here once (`checksum` option)."""
         if self.opts.checksum == "sha256":
             return {"ChecksumSHA256": _b64(hashlib.sha256(data).digest())}
@@ -270,7 +270,7 @@ class S3Client:
             return None
         return resp
 
-    def put_bytes(self, key: str, data: bytes, **extra: Any) -> dict[str, Any]:
+    def put_bytes(self, key: str, data: bytes | bytearray, **extra: Any) -> dict[str, Any]:
         args = {**self.sse_write(), **self.checksum(data), **extra}
         resp: dict[str, Any] = self.call(
             f"put {key}", "put_object", Key=key, Body=data, ContentLength=len(data), **args

@@ -99,7 +99,7 @@ class S3Exporter(S3Connection, Exporter[S3Options]):
             args["ChecksumAlgorithm"] = "SHA256"
         return args
 
-    def _small(self, path: str, key: str, body: bytes) -> Future[None]:
+    def _small(self, path: str, key: str, body: bytes | bytearray) -> Future[None]:
         self.budget.acquire(len(body))
         try:
             md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
@@ -221,7 +221,7 @@ class _Joined(io.RawIOBase):
     """The bytes already read, then the rest of the content; read(n) returns n bytes unless at
     EOF, as s3transfer expects of a non-seekable file (a short read would make a short part)."""
 
-    def __init__(self, head: bytes, rest: ChunkStream) -> None:
+    def __init__(self, head: bytes | bytearray, rest: ChunkStream) -> None:
         super().__init__()
         self._head = memoryview(head)
         self._rest = rest
