@@ -5,9 +5,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import statistics
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -78,27 +76,32 @@ def test_unsupported_platform_is_named(
     assert proc.stdout == "", "nothing may reach stdout: it is the wire"
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cache_snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime_ns) of everything below root, keyed by relative path."""
+    return {
+        str(p.relative_to(root)): (st.st_size, st.st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        for st in [p.lstat()]
+    }
 
 
-def test_init_is_cheap_after_first_run(
-    packages: dict[str, Path], bare_env: dict[str, str], tmp_path: Path
-) -> None:
-    """P17: after the first run, spawn -> Init costs the plugin well under a second of CPU.
+def test_later_runs_reuse_the_unpacked_tree(packages: dict[str, Path], tmp_path: Path) -> None:
+    """P17: only the first run unpacks; later runs start from the cached tree untouched.
 
-    CPU time, not wall time: tests share 2 cores with other work, and wall time then measures
-    the neighbours. docs/PACKAGING.md has the wall-clock figures (scripts/package_startup.py).
-    This catches regressions such as unpacking on every start or importing a client library
-    before the server is up."""
+    docs/PACKAGING.md has the start-up figures (scripts/package_startup.py); a test checks the
+    mechanism, not a timing, so a busy machine cannot fail it. Unpacking again on every start,
+    or writing into the cache (.pyc files, a lock left behind), changes the snapshot."""
+    cache = tmp_path / "cache"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(cache)}
     exe = executable(packages["fs"], "storage")
-    cpu = []
+    snapshots = []
     for i in range(3):
-        with PluginProcess([exe], env=bare_env) as proc:
+        with PluginProcess([exe], env=env) as proc:
             StoreClient(proc).init({"location": f"posixfs://{tmp_path}/s{i}"})
-            cpu.append(cpu_seconds(proc.proc.pid))
-    assert statistics.median(cpu) < 1.0, cpu
+        snapshots.append(cache_snapshot(cache))
+    assert any(name.endswith("/.complete") for name in snapshots[0]), sorted(snapshots[0])[:20]
+    assert snapshots[1] == snapshots[0], "the second run changed the unpacked tree"
+    assert snapshots[2] == snapshots[0], "the third run changed the unpacked tree"
 
 
 def test_first_run_unpacks_atomically(packages: dict[str, Path], tmp_path: Path) -> None:
