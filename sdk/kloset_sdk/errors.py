@@ -1,18 +1,11 @@
 """Errors a connector raises, and the one place they become gRPC status codes.
 
-    KlosetError
-    ├── ConfigError        a config key is missing or wrong (Init fails, message names the key)
-    ├── NotFound           object/path does not exist (storage Get of an unknown MAC, Open)
-    ├── AlreadyExists      Create on a non-empty location
-    ├── PermissionDenied   credentials refused, path not allowed
-    ├── Throttled          the service asked us to slow down; http.py retries these
-    ├── QuotaExceeded      the service will not take more data; never retried
-    ├── ProtocolError      the host sent something the protocol does not allow
-    └── Fatal              anything else that must stop the call, with a clear message
+Each class says when a connector raises it and the status code the host sees; `status_of` maps
+any other exception.
 
 docs/PROTOCOL.md (Messages and limits): never CANCELLED (host reads it as context.Canceled) nor
-UNAVAILABLE (host adds an
-"I/O error" prefix) for ordinary errors; the host only keeps the message text.
+UNAVAILABLE (host adds an "I/O error" prefix) for ordinary errors; the host only keeps the
+message text.
 """
 
 from __future__ import annotations
@@ -29,6 +22,8 @@ class KlosetError(Exception):
 
 
 class ConfigError(KlosetError):
+    """A config key is missing or wrong: Init fails with a message that names the key."""
+
     code = grpc.StatusCode.INVALID_ARGUMENT
 
     def __init__(self, key: str, problem: str) -> None:
@@ -50,18 +45,26 @@ def elide(text: str, limit: int) -> str:
 
 
 class NotFound(KlosetError):
+    """The object or path does not exist: storage Get of an unknown MAC, Open of a deleted file."""
+
     code = grpc.StatusCode.NOT_FOUND
 
 
 class AlreadyExists(KlosetError):
+    """Create on a location that already holds something."""
+
     code = grpc.StatusCode.ALREADY_EXISTS
 
 
 class PermissionDenied(KlosetError):
+    """The service refused the credentials, or the path is not allowed."""
+
     code = grpc.StatusCode.PERMISSION_DENIED
 
 
 class Throttled(KlosetError):
+    """The service asked us to slow down; kloset_sdk.http waits `retry_after` and retries."""
+
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
@@ -70,14 +73,20 @@ class Throttled(KlosetError):
 
 
 class QuotaExceeded(KlosetError):
+    """The service will not take more data; never retried."""
+
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 class ProtocolError(KlosetError):
+    """The host sent something the protocol does not allow."""
+
     code = grpc.StatusCode.INVALID_ARGUMENT
 
 
 class Fatal(KlosetError):
+    """Anything else that must stop the call, with a message that stands alone."""
+
     code = grpc.StatusCode.UNKNOWN
 
 

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import stat
 
-MODE_DIR = 1 << 31
-MODE_APPEND = 1 << 30
-MODE_EXCLUSIVE = 1 << 29
-MODE_TEMPORARY = 1 << 28
-MODE_SYMLINK = 1 << 27
-MODE_DEVICE = 1 << 26
-MODE_NAMED_PIPE = 1 << 25
-MODE_SOCKET = 1 << 24
-MODE_SETUID = 1 << 23
-MODE_SETGID = 1 << 22
-MODE_CHAR_DEVICE = 1 << 21
-MODE_STICKY = 1 << 20
-MODE_IRREGULAR = 1 << 19
+#: Go's FileMode bits in Go's declaration order, ModeDir (bit 31) down to ModeIrregular (19).
+(
+    MODE_DIR,
+    MODE_APPEND,
+    MODE_EXCLUSIVE,
+    MODE_TEMPORARY,
+    MODE_SYMLINK,
+    MODE_DEVICE,
+    MODE_NAMED_PIPE,
+    MODE_SOCKET,
+    MODE_SETUID,
+    MODE_SETGID,
+    MODE_CHAR_DEVICE,
+    MODE_STICKY,
+    MODE_IRREGULAR,
+) = (1 << bit for bit in range(31, 18, -1))
 
 MODE_PERM = 0o777
 #: Permissions of an entry whose service keeps none (Drive, OneDrive) and of a directory a

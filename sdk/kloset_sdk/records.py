@@ -26,6 +26,10 @@ Content = IO[bytes] | Iterable[bytes] | bytes
 Opener = Callable[[], Content]
 
 
+#: FileInfo fields the wire carries under the same name (the mtime travels as `mod_time`).
+SAME_ON_WIRE = tuple("name size mode dev ino uid gid nlink username groupname flags".split())
+
+
 @dataclass
 class FileInfo:
     name: str
@@ -99,20 +103,8 @@ class FileInfo:
     @classmethod
     def from_proto(cls, fi: pb.FileInfo) -> FileInfo:
         ts = fi.mod_time
-        return cls(
-            name=fi.name,
-            size=fi.size,
-            mode=fi.mode,
-            mtime_ns=ts.seconds * 1_000_000_000 + ts.nanos,
-            dev=fi.dev,
-            ino=fi.ino,
-            uid=fi.uid,
-            gid=fi.gid,
-            nlink=fi.nlink,
-            username=fi.username,
-            groupname=fi.groupname,
-            flags=fi.flags,
-        )
+        same = {name: getattr(fi, name) for name in SAME_ON_WIRE}
+        return cls(**same, mtime_ns=ts.seconds * 1_000_000_000 + ts.nanos)
 
 
 def datetime_to_ns(when: _dt.datetime) -> int:

@@ -56,6 +56,32 @@ def _options(cls: Any, maxconcurrency: int, excludes: Iterable[str], cwd: str) -
     )
 
 
+class _Client:
+    """What the three clients share: the Init request as the host builds it, Ping and Close."""
+
+    close_timeout = 60.0
+
+    def __init__(self, stub: Any, messages: Any) -> None:
+        self.stub = stub
+        self._pb = messages
+
+    def _init(
+        self, config: Mapping[str, str], proto: str, timeout: float | None, **extra: Any
+    ) -> Identity:
+        req = self._pb.InitRequest(
+            proto=proto or str(config.get("location", "")).split(":", 1)[0],
+            config=dict(config),
+            **extra,
+        )
+        return _identity(self.stub.Init(req, timeout=timeout))
+
+    def ping(self) -> None:
+        self.stub.Ping(self._pb.PingRequest(), timeout=60)
+
+    def close(self) -> None:
+        self.stub.Close(self._pb.CloseRequest(), timeout=self.close_timeout)
+
+
 @dataclass
 class Imported:
     record: Record
@@ -84,9 +110,11 @@ class ImportRun:
         return [r for r in self.records if r.record.error or r.open_error]
 
 
-class ImporterClient:
+class ImporterClient(_Client):
+    stub: igrpc.ImporterStub
+
     def __init__(self, target: PluginProcess | grpc.Channel) -> None:
-        self.stub = igrpc.ImporterStub(_channel(target))
+        super().__init__(igrpc.ImporterStub(_channel(target)), ipb)
         self.maxconcurrency = 8
 
     def init(
@@ -99,18 +127,8 @@ class ImporterClient:
         timeout: float | None = 60,
     ) -> Identity:
         self.maxconcurrency = maxconcurrency
-        req = ipb.InitRequest(
-            options=_options(ipb.Options, maxconcurrency, excludes, cwd),
-            proto=proto or str(config.get("location", "")).split(":", 1)[0],
-            config=dict(config),
-        )
-        return _identity(self.stub.Init(req, timeout=timeout))
-
-    def ping(self) -> None:
-        self.stub.Ping(ipb.PingRequest(), timeout=60)
-
-    def close(self) -> None:
-        self.stub.Close(ipb.CloseRequest(), timeout=60)
+        options = _options(ipb.Options, maxconcurrency, excludes, cwd)
+        return self._init(config, proto, timeout, options=options)
 
     def open(self, record: Record | cpb.Record) -> Iterator[bytes]:
         """Stream a record's content; only the key fields are sent, as the host does (§4.4)."""
@@ -238,9 +256,11 @@ class ExportRun:
 Content = bytes | Iterable[bytes] | None
 
 
-class ExporterClient:
+class ExporterClient(_Client):
+    stub: egrpc.ExporterStub
+
     def __init__(self, target: PluginProcess | grpc.Channel) -> None:
-        self.stub = egrpc.ExporterStub(_channel(target))
+        super().__init__(egrpc.ExporterStub(_channel(target)), epb)
 
     def init(
         self,
@@ -250,18 +270,8 @@ class ExporterClient:
         cwd: str = "",
         timeout: float | None = 60,
     ) -> Identity:
-        req = epb.InitRequest(
-            options=_options(epb.Options, maxconcurrency, (), cwd),
-            proto=proto or str(config.get("location", "")).split(":", 1)[0],
-            config=dict(config),
-        )
-        return _identity(self.stub.Init(req, timeout=timeout))
-
-    def ping(self) -> None:
-        self.stub.Ping(epb.PingRequest(), timeout=60)
-
-    def close(self) -> None:
-        self.stub.Close(epb.CloseRequest(), timeout=60)
+        options = _options(epb.Options, maxconcurrency, (), cwd)
+        return self._init(config, proto, timeout, options=options)
 
     def export(self, items: Iterable[tuple[Record, Content]]) -> ExportRun:
         """Send records and their content in order, as kloset's export walk does (§5.2)."""
@@ -290,24 +300,21 @@ class ExporterClient:
         return run
 
 
-class StoreClient:
+class StoreClient(_Client):
+    stub: sgrpc.StoreStub
+    close_timeout = 120.0  # a store may flush on Close
+
     def __init__(self, target: PluginProcess | grpc.Channel) -> None:
-        self.stub = sgrpc.StoreStub(_channel(target))
+        super().__init__(sgrpc.StoreStub(_channel(target)), spb)
 
     def init(self, config: Mapping[str, str], proto: str = "", timeout: float = 60) -> Identity:
-        req = spb.InitRequest(
-            proto=proto or str(config.get("location", "")).split(":", 1)[0], config=dict(config)
-        )
-        return _identity(self.stub.Init(req, timeout=timeout))
+        return self._init(config, proto, timeout)
 
     def create(self, config: bytes) -> None:
         self.stub.Create(spb.CreateRequest(config=config), timeout=120)
 
     def open(self) -> bytes:
         return bytes(self.stub.Open(spb.OpenRequest(), timeout=120).config)
-
-    def ping(self) -> None:
-        self.stub.Ping(spb.PingRequest(), timeout=60)
 
     def mode(self) -> int:
         return int(self.stub.Mode(spb.ModeRequest(), timeout=60).mode)
@@ -343,6 +350,3 @@ class StoreClient:
 
     def delete(self, res: Resource, mac: bytes) -> None:
         self.stub.Delete(spb.DeleteRequest(mac=mac, type=int(res)), timeout=120)  # type: ignore[arg-type]
-
-    def close(self) -> None:
-        self.stub.Close(spb.CloseRequest(), timeout=120)

@@ -20,6 +20,8 @@ from kloset_sdk._pb import exporter_pb2 as epb
 from kloset_sdk.harness import ExporterClient, PluginProcess
 from kloset_sdk.records import GO_ZERO_TIME_NS
 
+from .suite import required_fixture
+
 MiB = 1 << 20
 ReadBack = Callable[[str], "bytes | None"]
 
@@ -56,20 +58,13 @@ class ExporterConformance:
     #: Whether the backend keeps extended attributes (sets EXPORTXATTR in Init).
     exports_xattrs: bool = False
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def exporter_argv(cls) -> list[str]:
-        raise NotImplementedError
+    exporter_argv = required_fixture("exporter_argv", "the exporter plugin's command line")
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def exporter_config(cls) -> dict[str, str]:
-        raise NotImplementedError
+    exporter_config = required_fixture(
+        "exporter_config", "the Init config of a fresh, empty target"
+    )
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def read_back(cls) -> ReadBack:
-        raise NotImplementedError
+    read_back = required_fixture("read_back", "restored pathname -> bytes, or None if absent")
 
     @pytest.fixture(scope="class")
     @classmethod

@@ -18,6 +18,7 @@ from kloset_sdk import Record, modes
 from kloset_sdk.harness import ImporterClient, ImportRun, PluginProcess
 
 from .storage import assert_clean_error
+from .suite import required_fixture
 
 MiB = 1 << 20
 
@@ -47,15 +48,9 @@ def write_tree(root: Path, files: dict[str, bytes]) -> dict[str, bytes]:
 class ImporterConformance:
     proto: str = ""
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def importer_argv(cls) -> list[str]:
-        raise NotImplementedError
+    importer_argv = required_fixture("importer_argv", "the importer plugin's command line")
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def importer_config(cls) -> dict[str, str]:
-        raise NotImplementedError
+    importer_config = required_fixture("importer_config", "the importer's Init config")
 
     @pytest.fixture(scope="class")
     @classmethod

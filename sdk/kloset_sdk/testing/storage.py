@@ -32,6 +32,7 @@ import pytest
 from kloset_sdk.harness import PluginProcess, StoreClient
 
 from .checks import Checker, MiB, clean_error, mac_of
+from .suite import required_fixture
 
 __all__ = ["MiB", "StorageConformance", "StorageLifecycle", "assert_clean_error", "mac_of"]
 
@@ -53,15 +54,11 @@ class StorageConformance:
     #: and must then answer -1 (the protocol's "unknown"); otherwise -1 is a failure.
     size_known: bool = True
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def storage_argv(cls) -> list[str]:
-        raise NotImplementedError("provide a class-scoped storage_argv fixture")
+    storage_argv = required_fixture("storage_argv", "the storage plugin's command line")
 
-    @pytest.fixture(scope="class")
-    @classmethod
-    def storage_config(cls) -> dict[str, str]:
-        raise NotImplementedError("provide a class-scoped storage_config fixture")
+    storage_config = required_fixture(
+        "storage_config", "the Init config of a fresh, empty location"
+    )
 
     @pytest.fixture(scope="class")
     @classmethod
