@@ -33,7 +33,7 @@ from .chunks import ChunkStream, _short_varint, announce_first
 from .connector import Connector, OptT, abort
 from .errors import ProtocolError, status_of
 from .records import Record, basename
-from .servicer import Servicer, Stream
+from .servicer import Servicer
 
 log = logging.getLogger(__name__)
 _END = object()
@@ -77,15 +77,8 @@ def parse_export_request(raw: bytes) -> Incoming:
 
 
 class ExporterServicer(Servicer[Exporter[Any]], kind="exporter", messages=pb):
-    def streams(self) -> dict[str, Stream]:
-        """Export receives its chunks without protobuf objects."""
-        return {
-            "Export": (
-                grpc.stream_stream_rpc_method_handler,
-                parse_export_request,
-                pb.ExportResponse.SerializeToString,
-            )
-        }
+    #: Export receives its chunks without protobuf objects.
+    codecs = {"Export": (parse_export_request, None)}
 
     def Export(
         self, request_iterator: Iterator[Incoming], context: grpc.ServicerContext

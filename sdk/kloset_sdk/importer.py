@@ -29,7 +29,7 @@ from .chunks import encode_chunk_message, iter_chunks
 from .connector import Connector, OptT, Resolver, abort, guarded_stream
 from .errors import NotFound
 from .records import Opener, Record, key_of
-from .servicer import Servicer, Stream
+from .servicer import Servicer
 
 log = logging.getLogger(__name__)
 
@@ -58,20 +58,8 @@ class ImporterServicer(Servicer[Importer[Any]], kind="importer", messages=pb):
         with self._lock:
             self._readers.clear()
 
-    def streams(self) -> dict[str, Stream]:
-        """Open sends its chunks without protobuf objects."""
-        return {
-            "Import": (
-                grpc.stream_stream_rpc_method_handler,
-                pb.ImportRequest.FromString,
-                pb.ImportResponse.SerializeToString,
-            ),
-            "Open": (
-                grpc.unary_stream_rpc_method_handler,
-                pb.OpenRequest.FromString,
-                encode_chunk_message,
-            ),
-        }
+    #: Open sends its chunks without protobuf objects.
+    codecs = {"Open": (None, encode_chunk_message)}
 
     def Import(
         self, request_iterator: Iterator[pb.ImportRequest], context: grpc.ServicerContext

@@ -12,8 +12,14 @@ import grpc
 from .connector import Connector, InitContext, Resolver, build, guarded, require
 
 C = TypeVar("C", bound=Connector[Any])
-#: (grpc handler factory, request deserializer, response serializer) of one streaming method.
-Stream = tuple[Callable[..., grpc.RpcMethodHandler], Callable[[bytes], Any], Callable[[Any], bytes]]
+#: (request deserializer, response serializer) replacing protobuf's for one method; None keeps it.
+Codecs = tuple[Callable[[bytes], Any] | None, Callable[[Any], bytes] | None]
+_FACTORIES: dict[tuple[bool, bool], Callable[..., grpc.RpcMethodHandler]] = {
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
 
 
 class Servicer(Generic[C]):
@@ -26,13 +32,18 @@ class Servicer(Generic[C]):
     kind: ClassVar[str]
     service: ClassVar[str]  # the gRPC service of `pb`, e.g. "store.Store"
     pb: ClassVar[ModuleType]  # the kind's generated messages (`messages=` in the class line)
-    #: Unary methods besides Init/Ping/Close; messages are pb.<Name>Request / pb.<Name>Response.
-    unary: ClassVar[tuple[str, ...]] = ()
+    #: Wire-level codecs for the methods that carry file data, by method name.
+    codecs: ClassVar[dict[str, Codecs]] = {}
 
     def __init_subclass__(cls, *, kind: str, messages: ModuleType) -> None:
         super().__init_subclass__()
         (service,) = messages.DESCRIPTOR.services_by_name.values()
         cls.kind, cls.service, cls.pb = kind, service.full_name, messages
+        missing = [m.name for m in service.methods if not callable(getattr(cls, m.name, None))]
+        if missing:
+            raise TypeError(
+                f"{cls.__name__} does not implement {', '.join(missing)} of {cls.service}"
+            )
 
     def __init__(self, resolve: Resolver, host_gone: threading.Event) -> None:
         self._resolve = resolve
@@ -79,23 +90,19 @@ class Servicer(Generic[C]):
     def on_close(self) -> None:
         """Drop per-session state before the connector closes."""
 
-    def streams(self) -> dict[str, Stream]:
-        """The streaming methods, with wire-level codecs for the ones that carry file data."""
-        return {}
-
     def register(self, server: grpc.Server) -> None:
-        """Add this servicer to `server` as the generated add_*_to_server functions would."""
-        handlers = {
-            name: grpc.unary_unary_rpc_method_handler(
-                getattr(self, name),
-                request_deserializer=getattr(self.pb, name + "Request").FromString,
-                response_serializer=getattr(self.pb, name + "Response").SerializeToString,
-            )
-            for name in ("Init", "Ping", "Close", *self.unary)
-        }
-        for name, (factory, decode, encode) in self.streams().items():
-            handlers[name] = factory(
-                getattr(self, name), request_deserializer=decode, response_serializer=encode
+        """Add this servicer to `server` as the generated add_*_to_server functions would: every
+        method of the service, its handler kind and messages read from the proto descriptor."""
+        (service,) = self.pb.DESCRIPTOR.services_by_name.values()
+        handlers = {}
+        for method in service.methods:
+            decode, encode = self.codecs.get(method.name, (None, None))
+            factory = _FACTORIES[(method.client_streaming, method.server_streaming)]
+            handlers[method.name] = factory(
+                getattr(self, method.name),
+                request_deserializer=decode or getattr(self.pb, method.input_type.name).FromString,
+                response_serializer=encode
+                or getattr(self.pb, method.output_type.name).SerializeToString,
             )
         server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(self.service, handlers),)

@@ -42,7 +42,7 @@ from .connector import Connector, OptT, guarded, guarded_stream
 from .errors import Fatal, ProtocolError
 from .layout import MAC_SIZE, Resource, check_mac, resource
 from .records import Content
-from .servicer import Servicer, Stream
+from .servicer import Servicer
 
 log = logging.getLogger(__name__)
 
@@ -87,22 +87,11 @@ class Storage(Connector[OptT]):
 
 
 class StorageServicer(Servicer[Storage[Any]], kind="storage", messages=pb):
-    unary = ("Create", "Open", "Mode", "Size", "List", "Delete")
-
-    def streams(self) -> dict[str, Stream]:
-        """Put and Get move their chunks without protobuf objects."""
-        return {
-            "Put": (
-                grpc.stream_unary_rpc_method_handler,
-                parse_put_request,
-                pb.PutResponse.SerializeToString,
-            ),
-            "Get": (
-                grpc.unary_stream_rpc_method_handler,
-                pb.GetRequest.FromString,
-                encode_chunk_message,
-            ),
-        }
+    #: Put and Get move their chunks without protobuf objects.
+    codecs = {
+        "Put": (parse_put_request, None),
+        "Get": (None, encode_chunk_message),
+    }
 
     @guarded("create")
     def Create(self, request: pb.CreateRequest, context: grpc.ServicerContext) -> pb.CreateResponse:

@@ -148,3 +148,14 @@ def test_export_chunks_skip_protobuf() -> None:
     assert isinstance(twice, memoryview) and bytes(twice) == b"bc"
     rec = parse_export_request(b"\x0a\x03\x12\x01/")  # record{pathname="/"}
     assert not isinstance(rec, memoryview) and rec.record.pathname == "/"
+
+
+def test_servicer_missing_a_method_of_its_service_fails_at_class_creation() -> None:
+    """Handlers come from the proto descriptor, so a servicer must implement every method."""
+    from kloset_sdk._pb import storage_pb2
+    from kloset_sdk.servicer import Servicer
+
+    with pytest.raises(TypeError, match=r"Half does not implement .*Put.* of store\.Store"):
+
+        class Half(Servicer[Storage[RangeOptions]], kind="storage", messages=storage_pb2):
+            pass
