@@ -24,14 +24,14 @@ import io
 import logging
 import mimetypes
 import posixpath
-import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 from kloset_sdk import ChunkStream, Exporter, Fatal, Flag, InitContext, Record
 from kloset_sdk.records import format_rfc3339
+from kloset_sdk.uploads import UploadPool
 
 from . import download
 from . import export_formats as fmt
@@ -122,8 +122,7 @@ class GdriveExporter(GdriveConnection, Exporter[GdriveOptions]):
         self._folders: dict[str, str] = {}  # restore path -> folder id
         self._known: dict[str, dict[str, dict[str, Any]]] = {}  # folder id -> name -> child
         workers = max(1, min(UPLOAD_WORKERS, ctx.maxconcurrency or UPLOAD_WORKERS))
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="gdrive-upload")
-        self._slots = threading.BoundedSemaphore(workers * 2)
+        self._uploads = UploadPool(workers, name="gdrive-upload")
         self._reset()
         # Sign in at Init, as the s3 and sftp exporters do: Plakar's restore fails as a whole
         # only when the exporter cannot be created; later errors are per-file events.
@@ -254,8 +253,7 @@ class GdriveExporter(GdriveConnection, Exporter[GdriveOptions]):
             if file_id is None:
                 self._known[parent].pop(name, None)  # nothing was created
             raise
-        self._slots.acquire()
-        fut = self._pool.submit(
+        fut = self._uploads.submit(
             upload, self.client, meta, io.BytesIO(head), chunk, file_id, UPLOAD_FIELDS
         )
         done: Future[None] = Future()
@@ -268,7 +266,6 @@ class GdriveExporter(GdriveConnection, Exporter[GdriveOptions]):
     def _settle(
         self, done: Future[None], fut: Future[Any], restored: _Restored, file_id: str | None
     ) -> None:
-        self._slots.release()
         parent, name = restored.parent, restored.name
         exc = fut.exception()
         if exc is None:
@@ -335,7 +332,7 @@ class GdriveExporter(GdriveConnection, Exporter[GdriveOptions]):
                 f.result()  # its failure is the upload's record's error; ours says why
             step()
 
-        return self._pool.submit(run)
+        return self._uploads.follow(run)
 
     def _set_mime(self, path: str, restored: _Restored) -> None:
         """A new revision with the recorded MIME type, from the bytes Drive holds now."""
@@ -387,4 +384,4 @@ class GdriveExporter(GdriveConnection, Exporter[GdriveOptions]):
         return []
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._uploads.close()

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import io
 import logging
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 from kloset_sdk import ChunkStream, Exporter, Fatal, InitContext, ProtocolError, Record
+from kloset_sdk.uploads import UploadPool
 
 from .api import join
 from .connection import OneDriveConnection
@@ -34,14 +34,13 @@ class OneDriveExporter(OneDriveConnection, Exporter[OneDriveOptions]):
 
     def __init__(self, opts: OneDriveOptions, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
-        self._pool = ThreadPoolExecutor(opts.concurrency, thread_name_prefix="onedrive-upload")
-        self._slots = threading.BoundedSemaphore(2 * opts.concurrency)
+        self._uploads = UploadPool(opts.concurrency, name="onedrive-upload")
         # Sign in at Init, as the s3 and sftp exporters do: Plakar's restore fails as a whole
         # only when the exporter cannot be created; later errors are per-file events.
         self.ping()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        self._uploads.close()
 
     def export(self, record: Record, content: ChunkStream | None) -> Future[None] | None:
         if record.is_xattr:
@@ -65,19 +64,11 @@ class OneDriveExporter(OneDriveConnection, Exporter[OneDriveOptions]):
         data = read_exact(stream, size)
         if len(data) != size or stream.read(1):
             raise ProtocolError(f"{record.pathname}: content size differs from {size} bytes")
-        self._slots.acquire()
-        try:
-            return self._pool.submit(self._put_small, parent_id, name, data, mtime)
-        except BaseException:
-            self._slots.release()
-            raise
+        return self._uploads.submit(self._put_small, parent_id, name, data, mtime)
 
     def _put_small(self, parent_id: str, name: str, data: bytes, mtime: int | None) -> None:
-        try:
-            size = len(data)
-            upload(self.client, parent_id, name, io.BytesIO(data), size, self.opts.part_size, mtime)
-        finally:
-            self._slots.release()
+        size = len(data)
+        upload(self.client, parent_id, name, io.BytesIO(data), size, self.opts.part_size, mtime)
 
     def _target(self, pathname: str) -> str:
         """The drive path for a record; `..` would escape the destination: refused."""

@@ -6,8 +6,8 @@ escapes), uploaded by boto3's transfer manager: multipart above `part_size`, at 
 appears only when its PUT or CompleteMultipartUpload succeeds, which happens only after the
 content stream ended cleanly; a stream cut short fails the upload and s3transfer aborts it.
 
-Files under `part_size` are read whole (a byte budget keeps at most concurrency x part_size
-of them in memory) and uploaded in the background, 4 x concurrency at once, so a tree of
+Files under `part_size` are read whole (the SDK's UploadPool keeps at most concurrency x
+part_size of them in memory) and uploaded in the background, 4 x concurrency at once, so a tree of
 small files does not go up one round trip at a time; bigger ones stream through while
 export() waits. Every object is checked after
 upload: size by HEAD, and the ETag against the MD5 of single-part, unencrypted ones.
@@ -27,7 +27,7 @@ import hashlib
 import io
 import logging
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from typing import Any
 
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
@@ -35,6 +35,7 @@ from s3transfer.subscribers import BaseSubscriber
 
 from kloset_sdk import ChunkStream, Exporter, Fatal, FileInfo, Flag, Record
 from kloset_sdk.connector import InitContext
+from kloset_sdk.uploads import UploadPool
 
 from .client import translate
 from .connection import S3Connection
@@ -60,8 +61,9 @@ class S3Exporter(S3Connection, Exporter[S3Options]):
         )
         cfg.max_in_memory_upload_chunks = opts.concurrency  # memory: parts of one stream
         self.tm = create_transfer_manager(self.s3.transfer_client(), cfg)
-        self.pool = ThreadPoolExecutor(4 * opts.concurrency, thread_name_prefix="s3-verify")
-        self.budget = _ByteBudget(opts.concurrency * opts.part_size)
+        self.uploads = UploadPool(
+            4 * opts.concurrency, max_bytes=opts.concurrency * opts.part_size, name="s3-upload"
+        )
         self._lock = threading.Lock()
         self._reset()
 
@@ -100,25 +102,17 @@ class S3Exporter(S3Connection, Exporter[S3Options]):
         return args
 
     def _small(self, path: str, key: str, body: bytes | bytearray) -> Future[None]:
-        self.budget.acquire(len(body))
-        try:
-            md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
-            up = self.tm.upload(io.BytesIO(body), self.target.bucket, key, self._extra())
-        except BaseException:
-            self.budget.release(len(body))
-            raise
-        fut = self.pool.submit(self._finish_small, up, path, key, len(body), md5)
+        fut = self.uploads.submit(self._put_small, path, key, body, size=len(body))
         if len(self._pending) >= 1024:
             self._pending = [f for f in self._pending if not f.done()]
         self._pending.append(fut)
         return fut
 
-    def _finish_small(self, up: Any, path: str, key: str, size: int, md5: str) -> None:
-        try:
-            self._wait(up, key)
-        finally:
-            self.budget.release(size)
-        self._verify(path, key, size, md5)
+    def _put_small(self, path: str, key: str, body: bytes | bytearray) -> None:
+        md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
+        up = self.tm.upload(io.BytesIO(body), self.target.bucket, key, self._extra())
+        self._wait(up, key)
+        self._verify(path, key, len(body), md5)
 
     def _big(self, path: str, key: str, reader: _Joined, size: int) -> None:
         subs = [_SizeHint(size)] if size > self.opts.part_size * MAX_PARTS else []
@@ -177,7 +171,9 @@ class S3Exporter(S3Connection, Exporter[S3Options]):
         # Metadata can only be applied to objects that exist: wait for the uploads still in
         # flight (their own results, errors included, reach the host through their futures).
         wait(self._pending)
-        jobs = {path: self.pool.submit(self._apply, path, xa) for path, xa in self._xattrs.items()}
+        jobs = {
+            path: self.uploads.follow(self._apply, path, xa) for path, xa in self._xattrs.items()
+        }
         failures = []
         for path, job in jobs.items():
             try:
@@ -213,7 +209,7 @@ class S3Exporter(S3Connection, Exporter[S3Options]):
             self._wait(self.tm.copy(source, self.target.bucket, key, args), key)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        self.uploads.close()
         self.tm.shutdown()
 
 
@@ -257,22 +253,3 @@ class _SizeHint(BaseSubscriber):  # type: ignore[misc]
 
     def on_queued(self, future: Any, **kwargs: Any) -> None:
         future.meta.provide_transfer_size(self.size)
-
-
-class _ByteBudget:
-    """At most `limit` bytes of small files buffered at once (one file may exceed it alone)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-        self._cond = threading.Condition()
-
-    def acquire(self, n: int) -> None:
-        with self._cond:
-            self._cond.wait_for(lambda: self.used == 0 or self.used + n <= self.limit)
-            self.used += n
-
-    def release(self, n: int) -> None:
-        with self._cond:
-            self.used -= n
-            self._cond.notify_all()
