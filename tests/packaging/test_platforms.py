@@ -3,7 +3,7 @@ interpreters and machines, the index/wheels check on real builds, and a darwin p
 
 The full multi-platform build never runs here (minutes of downloads). The darwin test builds
 one package for one CPython: on a cold wheel cache that is one `pip download` of macOS wheels
-(44 wheels, 54 MB: the union for all five integrations) from the same index the host build uses.
+(39 wheels, 50 MB: the union for all five integrations) from the same index the host build uses.
 """
 
 from __future__ import annotations
