@@ -14,13 +14,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-import boto3
 import botocore.exceptions as bx
-import urllib3
-from botocore.config import Config
 
 from kloset_sdk import ConfigError, Fatal, KlosetError, NotFound, PermissionDenied
 from kloset_sdk.retry import Pacer, Retry, RetryPolicy, parse_retry_after
@@ -62,10 +60,16 @@ NETWORK = (
     bx.IncompleteReadError,
     bx.HTTPClientError,
     bx.EndpointConnectionError,
-    urllib3.exceptions.HTTPError,
     ConnectionError,
     TimeoutError,
 )
+
+
+def _urllib3_error(exc: BaseException) -> bool:
+    """urllib3 is imported with boto3, in the background after Init (kloset_sdk.lazy): an
+    exception of it can exist only once it is loaded."""
+    urllib3 = sys.modules.get("urllib3")
+    return urllib3 is not None and isinstance(exc, urllib3.exceptions.HTTPError)
 
 
 def error_code(exc: BaseException) -> tuple[str, int]:
@@ -91,7 +95,7 @@ def should_retry(exc: BaseException) -> Retry | None:
         return None
     if isinstance(exc, bx.SSLError):
         return None  # a certificate problem does not heal by itself
-    if isinstance(exc, NETWORK):
+    if isinstance(exc, NETWORK) or _urllib3_error(exc):
         return Retry(f"network: {type(exc).__name__}")
     return None
 
@@ -140,7 +144,7 @@ def translate(exc: BaseException, what: str, endpoint: str = "") -> BaseExceptio
         return Fatal(f"{what}: cannot reach the endpoint {endpoint}")
     if isinstance(exc, bx.FlexibleChecksumError):
         return Fatal(f"{what}: the data read does not match its stored checksum")
-    if isinstance(exc, (bx.BotoCoreError, urllib3.exceptions.HTTPError, OSError)):
+    if isinstance(exc, (bx.BotoCoreError, OSError)) or _urllib3_error(exc):
         return Fatal(f"{what}: {type(exc).__name__}: {exc}")
     return exc
 
@@ -156,6 +160,8 @@ class S3Client:
         self.ssec_key = sse_customer_key(opts)
         self.pacer = Pacer(RetryPolicy(attempts=opts.max_retries))
         self._reached = False
+        import boto3  # here, not at import: S3Connection builds the client after Init answered
+
         try:
             session = boto3.session.Session(profile_name=opts.profile)
         except bx.ProfileNotFound:
@@ -167,6 +173,8 @@ class S3Client:
         self._region = target.region or session.region_name or "us-east-1"
         self._insecure = opts.use_tls and opts.tls_insecure_no_verify
         if self._insecure:
+            import urllib3
+
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
             log.warning("tls_insecure_no_verify: the endpoint's certificate is not checked")
         self.raw: Any = self._make({"total_max_attempts": 1})
@@ -183,6 +191,8 @@ class S3Client:
             ) from None
 
     def _make_client(self, retries: dict[str, Any]) -> Any:
+        from botocore.config import Config
+
         opts, target = self.opts, self.target
         raw = self._session.client(
             "s3",
