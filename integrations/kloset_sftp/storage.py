@@ -129,12 +129,15 @@ class SFTPStorage(SFTPConnection, ObjectStore[SFTPOptions]):
 
         self.session.run(remove, f"delete {path}")
 
-    def names(self, directory: str) -> Iterable[str]:
-        path = self.session.path(directory)
+    def _attrs(self, path: str) -> list[SFTPAttributes]:
         try:
-            attrs = self.session.run(lambda ch: ch.listdir_attr(path), f"list {path}")
+            return self.session.run(lambda ch: ch.listdir_attr(path), f"list {path}")
         except NotFound:
             return []
+
+    def names(self, directory: str) -> Iterable[str]:
+        path = self.session.path(directory)
+        attrs = self._attrs(path)
         stale = [a.filename for a in attrs if _stale_temp(a)]
         if stale:
             self._remove_stale(path, stale)
@@ -160,11 +163,7 @@ class SFTPStorage(SFTPConnection, ObjectStore[SFTPOptions]):
         dirs = [d for r in LISTED for d in shard_dirs(r)]
 
         def used(d: str) -> int:
-            path = self.session.path(d)
-            try:
-                attrs = self.session.run(lambda ch: ch.listdir_attr(path), f"list {path}")
-            except NotFound:
-                return 0
+            attrs = self._attrs(self.session.path(d))
             return sum(a.st_size or 0 for a in attrs if stat.S_ISREG(a.st_mode or 0))
 
         config = self.session.path(CONFIG)

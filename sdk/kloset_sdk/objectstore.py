@@ -122,8 +122,7 @@ class ObjectStore(Storage[OptT]):
         self._check(res, "list")
         listings = self.fan_out(lambda d: list(self.names(d)), self.listed_dirs(res))
         macs = {lay.parse_key(res, name) for listing in listings for name in listing}
-        macs.discard(None)
-        return sorted(m for m in macs if m is not None)
+        return sorted(m for m in macs if m is not None)  # a name listed twice counts once
 
     def put(self, res: Resource, mac: bytes, data: ChunkStream, flags: int) -> int:
         key = self.key(res, mac, "put")
