@@ -1,7 +1,6 @@
 """FsStorage: a Kloset repository in a local directory, laid out like the Go fs store.
 
-`CONFIG`, `packfiles/<b>/<hex>`, `states/<b>/<hex>`, `locks/<hex>` (docs/PROTOCOL.md: Reference
-store layouts), so
+The layout (`CONFIG`, `packfiles/<b>/<hex>`, ...) comes from `kloset_sdk.objectstore`, so
 either plugin can open a repository the other wrote. Unlike the Go store, every object is
 made durable before it becomes visible: temporary file, fsync, rename, fsync of the directory.
 A process killed mid-Put (P15) leaves only a hidden temporary file, which List never reports
@@ -15,18 +14,11 @@ import os
 import secrets
 import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from kloset_sdk import (
-    AlreadyExists,
-    ChunkStream,
-    Fatal,
-    Flag,
-    NotFound,
-    Resource,
-    Storage,
-)
+from kloset_sdk import AlreadyExists, ChunkStream, Fatal, Flag, NotFound
 from kloset_sdk import layout as lay
+from kloset_sdk.objectstore import ObjectStore
 
 from .connection import FsConnection
 from .fdread import FdChunks
@@ -37,7 +29,7 @@ TMP_PREFIX = ".kloset-put-"
 STALE_AFTER = 3600.0
 
 
-class FsStorage(FsConnection, Storage[FsOptions]):
+class FsStorage(FsConnection, ObjectStore[FsOptions]):
     type_name = PROTO
     flags = Flag.LOCALFS
 
@@ -48,27 +40,23 @@ class FsStorage(FsConnection, Storage[FsOptions]):
         return os.path.join(self.root, key)
 
     # -- repository ---------------------------------------------------------------------------
-    def create(self, config: bytes) -> None:
+    def claim(self) -> None:
         try:
             with os.scandir(self.root) as it:
                 if next(it, None) is not None:
                     raise AlreadyExists(f"directory {self.root} is not empty")
         except FileNotFoundError:
             os.makedirs(self.root, mode=0o700)
-        for res in lay.LISTED:
-            os.mkdir(self._path(lay.DIRS[res]), 0o700)
-            if res in lay.SHARDED:
-                for d in lay.shard_dirs(res):
-                    os.mkdir(self._path(d), 0o700)
-        self._write(self._path(lay.CONFIG), [config])
-        _fsync_dir(self.root)
+
+    def make_dirs(self, dirs: Sequence[str]) -> None:
+        for d in dirs:
+            os.makedirs(self._path(d), mode=0o700, exist_ok=True)
+
+    def no_repository(self, exc: NotFound) -> NotFound:
+        return NotFound(f"{self.root}: no repository here (CONFIG is missing)")
 
     def open(self) -> bytes:
-        try:
-            with open(self._path(lay.CONFIG), "rb") as f:
-                config = f.read()
-        except FileNotFoundError:
-            raise NotFound(f"{self.root}: no repository here (CONFIG is missing)") from None
+        config = super().open()
         self._clean_stale()
         return config
 
@@ -89,61 +77,21 @@ class FsStorage(FsConnection, Storage[FsOptions]):
         return total
 
     # -- objects ------------------------------------------------------------------------------
-    def list(self, res: Resource) -> Iterable[bytes]:
-        if res not in lay.DIRS:
-            raise Fatal(f"list: resource {res.name} is not stored by this backend")
-        out: list[bytes] = []
-        for d in lay.shard_dirs(res):
-            try:
-                with os.scandir(self._path(d)) as it:
-                    for e in it:
-                        mac = lay.parse_key(res, e.name)
-                        if mac is not None and e.is_file(follow_symlinks=False):
-                            out.append(mac)
-            except FileNotFoundError:
-                continue
-        return out
-
-    def put(self, res: Resource, mac: bytes, data: ChunkStream, flags: int) -> int:
-        path = self._path(lay.object_key(res, mac))
-        if res not in lay.LISTED:  # ECC resources: Create (like Go's) does not make their dirs
-            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        n = self._write(path, data)
-        _fsync_dir(os.path.dirname(path))
-        return n
-
-    def get(self, res: Resource, mac: bytes, offset: int | None, length: int | None) -> FdChunks:
-        key = lay.object_key(res, mac)
+    def names(self, directory: str) -> Iterable[str]:
         try:
-            fd = os.open(self._path(key), os.O_RDONLY | os.O_CLOEXEC)
+            with os.scandir(self._path(directory)) as it:
+                return [e.name for e in it if e.is_file(follow_symlinks=False)]
         except FileNotFoundError:
-            raise NotFound(f"{res.name.lower()} {mac.hex()}: not found") from None
-        if offset is None:
-            return FdChunks(fd)
-        size = os.fstat(fd).st_size
-        if offset + (length or 0) > size:
-            os.close(fd)
-            raise Fatal(
-                f"{res.name.lower()} {mac.hex()}: range {offset}+{length} goes past the end"
-                f" of the object ({size} bytes)"
-            )
-        return FdChunks(fd, offset, length or 0)
+            return []
 
-    def delete(self, res: Resource, mac: bytes) -> None:
-        try:
-            os.unlink(self._path(lay.object_key(res, mac)))
-        except FileNotFoundError:
-            raise NotFound(f"{res.name.lower()} {mac.hex()}: not found") from None
-
-    # -- helpers ------------------------------------------------------------------------------
-    @staticmethod
-    def _write(path: str, chunks: Iterable[bytes]) -> int:
-        """Temp file in the same directory, fsync, rename: all of it or nothing under `path`."""
+    def write(self, key: str, data: ChunkStream) -> int:
+        """Temp file in the same directory, fsync, rename: all of it or nothing under `key`."""
+        path = self._path(key)
         tmp = os.path.join(os.path.dirname(path), TMP_PREFIX + secrets.token_hex(8))
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             n = 0
-            for chunk in chunks:
+            for chunk in data:
                 view = memoryview(chunk)
                 while view:
                     w = os.write(fd, view)
@@ -161,8 +109,31 @@ class FsStorage(FsConnection, Storage[FsOptions]):
             except FileNotFoundError:
                 pass
             raise
+        _fsync_dir(os.path.dirname(path))
         return n
 
+    def read(self, key: str, offset: int | None, length: int | None) -> FdChunks:
+        try:
+            fd = os.open(self._path(key), os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise NotFound(f"{key}: not found") from None
+        if offset is None:
+            return FdChunks(fd)
+        size = os.fstat(fd).st_size
+        if offset + (length or 0) > size:
+            os.close(fd)
+            raise Fatal(
+                f"{key}: range {offset}+{length} goes past the end of the object ({size} bytes)"
+            )
+        return FdChunks(fd, offset, length or 0)
+
+    def remove(self, key: str) -> None:
+        try:
+            os.unlink(self._path(key))
+        except FileNotFoundError:
+            raise NotFound(f"{key}: not found") from None
+
+    # -- helpers ------------------------------------------------------------------------------
     def _clean_stale(self) -> None:
         """Remove temporaries of killed processes; a live Put keeps its file's mtime fresh."""
         cutoff = time.time() - STALE_AFTER

@@ -1,10 +1,10 @@
 """GdriveStorage: a Plakar repository in a Drive folder.
 
-Layout as every other store (kloset_sdk.layout): `CONFIG`, `packfiles/<2hex>/<64hex>`,
-`states/<2hex>/<64hex>`, `locks/<64hex>`. Shard folders are made when first needed, not the 512
-of them at Create (Drive takes a few folder creations a second). Names map to ids through a
-cache filled by listing each folder once (50 folders a query); a miss in a listed folder costs
-one targeted query, for objects another process wrote since.
+Layout as every other store (kloset_sdk.objectstore over the primitives below): `CONFIG`,
+`packfiles/<2hex>/<64hex>`, `states/<2hex>/<64hex>`, `locks/<64hex>`. Shard folders are made
+when first needed, not the 512 of them at Create (Drive takes a few folder creations a second).
+Names map to ids through a cache filled by listing each folder once (50 folders a query); a miss
+in a listed folder costs one targeted query, for objects another process wrote since.
 
 Put uploads under a temporary name (`<hex>.tmp-<random>`, never parsed as a MAC) and renames
 only once the host's stream reached its end, so a partial object never has its final name; the
@@ -16,16 +16,16 @@ with both ids. Get with a range sends `Range: bytes=a-b` and downloads only thos
 
 from __future__ import annotations
 
-import io
 import os
 import posixpath
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from kloset_sdk import AlreadyExists, Fatal, InitContext, NotFound, Resource, Storage
+from kloset_sdk import AlreadyExists, Fatal, InitContext, NotFound, Resource
 from kloset_sdk.chunks import ChunkStream
-from kloset_sdk.layout import CONFIG, DIRS, SHARDED, object_key, parse_key
+from kloset_sdk.layout import CONFIG, DIRS, SHARDED
+from kloset_sdk.objectstore import ObjectStore
 from kloset_sdk.records import Content
 
 from . import download
@@ -33,7 +33,7 @@ from . import export_formats as fmt
 from .client import escape
 from .connection import GdriveConnection
 from .options import GdriveOptions
-from .upload import Readable, upload
+from .upload import upload
 from .walk import PARENTS_PER_QUERY
 
 FIELDS = "id,name,mimeType,size,md5Checksum,createdTime,parents"
@@ -44,7 +44,7 @@ def _oldest(metas: Iterable[Meta]) -> list[Meta]:
     return sorted(metas, key=lambda m: (m.get("createdTime") or "", m["id"]))
 
 
-class GdriveStorage(GdriveConnection, Storage[GdriveOptions]):
+class GdriveStorage(GdriveConnection, ObjectStore[GdriveOptions]):
     type_name = "gdrive"
 
     def __init__(self, opts: GdriveOptions, ctx: InitContext) -> None:
@@ -162,28 +162,17 @@ class GdriveStorage(GdriveConnection, Storage[GdriveOptions]):
                 self._kids.setdefault(folder, {})[name] = metas
         return metas
 
-    def _one(self, key: str) -> Meta:
-        metas = self._lookup(key)
-        if not metas:
-            raise NotFound(f"{key}: no such object")
-        if len({m.get("md5Checksum") for m in metas}) > 1:
-            ids = ", ".join(m["id"] for m in metas)
-            raise Fatal(f"{key}: {len(metas)} files of that name with different bytes ({ids})")
-        return metas[0]
-
-    # -- the Storage interface ---------------------------------------------------------------
-    def create(self, config: bytes) -> None:
+    # -- the ObjectStore primitives ----------------------------------------------------------
+    def claim(self) -> None:
         self._repo(create=True)
         self._list([""])
         if self._kids.get(""):
             raise AlreadyExists(f"{self.opts.location} is not empty: refusing to create there")
-        self._store(CONFIG, io.BytesIO(config))
 
-    def open(self) -> bytes:
-        meta = self._lookup(CONFIG)
-        if not meta:
-            raise NotFound(f"no repository at {self.opts.location} (no {CONFIG})")
-        return b"".join(self._download(CONFIG, meta[0], None, None))
+    def no_repository(self, exc: NotFound) -> NotFound:
+        if "no repository" in str(exc):
+            return exc  # the repository folder itself is missing: _resolve_repo says which
+        return NotFound(f"no repository at {self.opts.location} (no {CONFIG})")
 
     def size(self) -> int:
         self._dir("", create=False)
@@ -197,24 +186,25 @@ class GdriveStorage(GdriveConnection, Storage[GdriveOptions]):
             total += sum(int(m.get("size") or 0) for _, _, m in kids)
         return total
 
-    def list(self, res: Resource) -> Iterable[bytes]:
+    def listed_dirs(self, res: Resource) -> Sequence[str]:
+        """The resource's folder or its shard folders, each (re)listed here, 50 a query: names()
+        then reads that listing from the cache."""
         top = DIRS[res]
         if self._dir(top, create=False) is None:
             return []
         self._list([top])
-        folders = [top]
-        if res in SHARDED:
-            with self._lock:
-                folders = [f"{top}/{n}" for n in self._kids[top] if f"{top}/{n}" in self._dirs]
-            self._list(folders)
+        if res not in SHARDED:
+            return [top]
         with self._lock:
-            names = {n for f in folders for n in self._kids.get(f, {})}
-        return sorted(mac for mac in map(lambda n: parse_key(res, n), names) if mac)
+            folders = [f"{top}/{n}" for n in self._kids[top] if f"{top}/{n}" in self._dirs]
+        self._list(folders)
+        return folders
 
-    def put(self, res: Resource, mac: bytes, data: ChunkStream, flags: int) -> int:
-        return self._store(object_key(res, mac), data)
+    def names(self, directory: str) -> Iterable[str]:
+        with self._lock:
+            return list(self._kids.get(directory, {}))
 
-    def _store(self, key: str, data: Readable) -> int:
+    def write(self, key: str, data: ChunkStream) -> int:
         folder, name = posixpath.split(key)
         folder_id = self._dir(folder, create=True)
         tmp = f"{name}.tmp-{os.urandom(6).hex()}"
@@ -233,21 +223,21 @@ class GdriveStorage(GdriveConnection, Storage[GdriveOptions]):
             self._kids.setdefault(folder, {}).setdefault(name, []).append(meta)
         return size
 
-    def get(self, res: Resource, mac: bytes, offset: int | None, length: int | None) -> Content:
-        key = object_key(res, mac)
-        return self._download(key, self._one(key), offset, length)
-
-    def _download(
-        self, key: str, meta: Meta, offset: int | None, length: int | None
-    ) -> Iterable[bytes]:
+    def read(self, key: str, offset: int | None, length: int | None) -> Content:
+        metas = self._lookup(key)
+        if not metas:
+            raise NotFound(f"{key}: no such object")
+        if key != CONFIG and len({m.get("md5Checksum") for m in metas}) > 1:
+            ids = ", ".join(m["id"] for m in metas)
+            raise Fatal(f"{key}: {len(metas)} files of that name with different bytes ({ids})")
+        meta = metas[0]  # the oldest (CONFIG: Open always took that one)
         url = self.client.media_url(meta["id"])
         size = int(meta.get("size") or 0)
         if offset is None:
             return download.stream(self.client, url, key, size=size, md5=meta.get("md5Checksum"))
         return download.stream(self.client, url, key, offset=offset, length=length or 0)
 
-    def delete(self, res: Resource, mac: bytes) -> None:
-        key = object_key(res, mac)
+    def remove(self, key: str) -> None:
         metas = self._lookup(key)
         if not metas:
             raise NotFound(f"{key}: no such object")

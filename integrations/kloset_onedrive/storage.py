@@ -1,9 +1,9 @@
 """A Plakar repository in a OneDrive / SharePoint folder.
 
-Layout as the Go fs/s3 stores (kloset_sdk.layout): `CONFIG`, `packfiles/<2hex>/<64hex>`,
-`states/<2hex>/<64hex>`, `locks/<64hex>`; shard folders are created on first use, not the 512
-of them at Create. Names are lowercase hex (CONFIG is fixed), so OneDrive's case-insensitive
-names cannot collide.
+Layout as the Go fs/s3 stores (kloset_sdk.objectstore over the primitives below): `CONFIG`,
+`packfiles/<2hex>/<64hex>`, `states/<2hex>/<64hex>`, `locks/<64hex>`; shard folders are
+created on first use, not the 512 of them at Create. Names are lowercase hex (CONFIG is
+fixed), so OneDrive's case-insensitive names cannot collide.
 
 Put spools the incoming stream (memory up to 4 MiB, then a temporary file) because Graph wants
 the total size in every fragment's Content-Range, and a repository object arrives without one.
@@ -18,23 +18,16 @@ from listings and uploads (about an hour), so a ranged Get is one request.
 
 from __future__ import annotations
 
-import io
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO
+from typing import TypeVar
 
-from kloset_sdk import (
-    AlreadyExists,
-    ChunkStream,
-    InitContext,
-    NotFound,
-    Resource,
-    Storage,
-)
+from kloset_sdk import AlreadyExists, ChunkStream, InitContext, NotFound, Resource
 from kloset_sdk.chunks import copy_stream
-from kloset_sdk.layout import CONFIG, DIRS, SHARDED, object_key, parse_key
+from kloset_sdk.layout import DIRS, SHARDED
+from kloset_sdk.objectstore import ObjectStore
 
 from .api import DriveItem, join, parse_item, path_address
 from .client import ItemNotFound
@@ -43,10 +36,12 @@ from .download import download
 from .options import OneDriveOptions
 from .upload import SIMPLE_MAX, upload
 
+T = TypeVar("T")
+R = TypeVar("R")
 SPOOL_MEMORY = SIMPLE_MAX  # larger objects spill to a temporary file: bounded memory per Put
 
 
-class OneDriveStorage(OneDriveConnection, Storage[OneDriveOptions]):
+class OneDriveStorage(OneDriveConnection, ObjectStore[OneDriveOptions]):
     type_name = "onedrive"
 
     def __init__(self, opts: OneDriveOptions, ctx: InitContext) -> None:
@@ -55,22 +50,21 @@ class OneDriveStorage(OneDriveConnection, Storage[OneDriveOptions]):
         self._lock = threading.Lock()
 
     # -- repository ---------------------------------------------------------------------------
-    def create(self, config: bytes) -> None:
+    def claim(self) -> None:
         existing = self.folders.lookup(self.root)
         if existing is not None:
             if not existing.is_container:
                 raise AlreadyExists(f"onedrive:{self.root} exists and is a file")
             if next(self.client.children(f"/items/{existing.id}"), None) is not None:
                 raise AlreadyExists(f"onedrive:{self.root} is not empty: refusing to create")
-        for res in (Resource.PACKFILE, Resource.STATE, Resource.LOCK):
-            self.folders.ensure(join(self.root, DIRS[res]))
-        self._write(CONFIG, io.BytesIO(config))
 
-    def open(self) -> bytes:
-        try:
-            return b"".join(self._read(CONFIG, None, None))
-        except NotFound:
-            raise NotFound(f"no repository at onedrive:{self.root} (CONFIG not found)") from None
+    def make_dirs(self, dirs: Sequence[str]) -> None:
+        for d in dirs:
+            if "/" not in d:  # the top folders only: shard folders are made on first use
+                self.folders.ensure(join(self.root, d))
+
+    def no_repository(self, exc: NotFound) -> NotFound:
+        return NotFound(f"no repository at onedrive:{self.root} (CONFIG not found)")
 
     def size(self) -> int:
         try:
@@ -78,44 +72,44 @@ class OneDriveStorage(OneDriveConnection, Storage[OneDriveOptions]):
         except ItemNotFound:
             return -1
 
-    def list(self, res: Resource) -> Iterable[bytes]:
-        top = join(self.root, DIRS[res])
-        folder = self.folders.known(top) or self._lookup_folder(top)
+    def listed_dirs(self, res: Resource) -> Sequence[str]:
+        """The resource's folder, or its shard folders that exist (ids remembered)."""
+        top = DIRS[res]
+        path = join(self.root, top)
+        folder = self.folders.known(path) or self._lookup_folder(path)
         if folder is None:
             return []
-        dirs = [(top, folder)]
-        if res in SHARDED:
-            dirs = [
-                (join(top, it.name), it.id)
-                for it in map(parse_item, self.client.children(f"/items/{folder}"))
-                if it.is_container and len(it.name) == 2
-            ]
-        with ThreadPoolExecutor(self.opts.concurrency, thread_name_prefix="onedrive-list") as pool:
-            found = pool.map(lambda d: self._list_dir(res, *d), dirs)
-            return [mac for macs in found for mac in macs]
+        self.folders.remember(path, folder)
+        if res not in SHARDED:
+            return [top]
+        dirs = []
+        for it in map(parse_item, self.client.children(f"/items/{folder}")):
+            if it.is_container and len(it.name) == 2:
+                self.folders.remember(join(path, it.name), it.id)
+                dirs.append(f"{top}/{it.name}")
+        return dirs
 
-    def _list_dir(self, res: Resource, path: str, folder_id: str) -> Sequence[bytes]:
-        self.folders.remember(path, folder_id)
-        out: list[bytes] = []
+    def fan_out(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        with ThreadPoolExecutor(self.opts.concurrency, thread_name_prefix="onedrive-list") as pool:
+            return list(pool.map(fn, items))
+
+    def names(self, directory: str) -> Iterable[str]:
+        """File names (lowercased) in one folder; their items are cached for Get and Delete."""
+        path = join(self.root, directory)
+        folder_id = self.folders.known(path) or self._lookup_folder(path)
+        if folder_id is None:
+            return []
+        out: list[str] = []
         for obj in self.client.children(f"/items/{folder_id}"):
             item = parse_item(obj)
-            mac = parse_key(res, item.name.lower()) if item.kind == "file" else None
-            if mac is not None:
+            if item.kind == "file":
+                name = item.name.lower()
                 with self._lock:
-                    self._items[object_key(res, mac)] = item
-                out.append(mac)
+                    self._items[f"{directory}/{name}"] = item
+                out.append(name)
         return out
 
-    def put(self, res: Resource, mac: bytes, data: ChunkStream, flags: int) -> int:
-        return self._write(object_key(res, mac), data)
-
-    def get(
-        self, res: Resource, mac: bytes, offset: int | None, length: int | None
-    ) -> Iterator[bytes]:
-        return self._read(object_key(res, mac), offset, length)
-
-    def delete(self, res: Resource, mac: bytes) -> None:
-        key = object_key(res, mac)
+    def remove(self, key: str) -> None:
         item = self._item(key)
         try:
             self.client.call("DELETE", f"/items/{item.id}").close()
@@ -126,7 +120,7 @@ class OneDriveStorage(OneDriveConnection, Storage[OneDriveOptions]):
                 self._items.pop(key, None)
 
     # -- objects ------------------------------------------------------------------------------
-    def _write(self, key: str, data: IO[bytes] | ChunkStream) -> int:
+    def write(self, key: str, data: ChunkStream) -> int:
         directory, _, name = key.rpartition("/")
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as spool:
             size = copy_stream(data, spool)  # raises if the host abandons the stream: no write
@@ -138,7 +132,7 @@ class OneDriveStorage(OneDriveConnection, Storage[OneDriveOptions]):
             self._items[key] = item
         return size
 
-    def _read(self, key: str, offset: int | None, length: int | None) -> Iterator[bytes]:
+    def read(self, key: str, offset: int | None, length: int | None) -> Iterator[bytes]:
         item = self._item(key)
         if length == 0:
             return iter(())

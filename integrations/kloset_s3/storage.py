@@ -14,27 +14,28 @@ write-only (2): kloset never tries to read packfiles it could not get back witho
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from kloset_sdk import AlreadyExists, ChunkStream, Fatal, Identity, NotFound, Resource, Storage
+from kloset_sdk import AlreadyExists, ChunkStream, Identity, NotFound, Resource
 from kloset_sdk.connector import InitContext
-from kloset_sdk.layout import CONFIG, HOT, LISTED, object_key, parse_key
+from kloset_sdk.layout import CONFIG, DIRS, HOT, LISTED, object_key
+from kloset_sdk.objectstore import ObjectStore
 from kloset_sdk.records import Content
 from kloset_sdk.storage import MODE_READ, MODE_WRITE
 
 from .connection import S3Connection
-from .download import ObjectStream, open_object
+from .download import open_object
 from .options import FROZEN_CLASSES, S3Options
 from .upload import put_stream
 
 log = logging.getLogger(__name__)
 FROZEN = ".frozen"
-_DIRS = {Resource.PACKFILE: "packfiles/", Resource.STATE: "states/", Resource.LOCK: "locks/"}
 
 
-class S3Storage(S3Connection, Storage[S3Options]):
+class S3Storage(S3Connection, ObjectStore[S3Options]):
     type_name = "s3"
+    resources = frozenset(LISTED)
 
     def __init__(self, opts: S3Options, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
@@ -51,23 +52,15 @@ class S3Storage(S3Connection, Storage[S3Options]):
         return f"s3://{self.target.host}{self.identity().root}"
 
     # -- repository ---------------------------------------------------------------------------
-    def create(self, config: bytes) -> None:
+    def claim(self) -> None:
         self.s3.ensure_bucket()
         if self.s3.head(self._key(CONFIG)) is not None:
             raise AlreadyExists(f"{self._location()}: a repository already exists here (CONFIG)")
-        if self.frozen:
-            self.s3.put_bytes(
-                self._key(CONFIG + FROZEN), config, StorageClass=self.opts.storage_class
-            )
-        self.s3.put_bytes(self._key(CONFIG), config, StorageClass="STANDARD")
 
-    def open(self) -> bytes:
-        try:
-            return b"".join(ObjectStream(self.s3, self._key(CONFIG)))
-        except NotFound as exc:
-            if "bucket" in str(exc):
-                raise NotFound(f"{self._location()}: the bucket does not exist") from None
-            raise NotFound(f"{self._location()}: no repository here (no CONFIG)") from None
+    def no_repository(self, exc: NotFound) -> NotFound:
+        if "bucket" in str(exc):
+            return NotFound(f"{self._location()}: the bucket does not exist")
+        return NotFound(f"{self._location()}: no repository here (no CONFIG)")
 
     def mode(self) -> int:
         return MODE_WRITE if self.frozen else MODE_READ | MODE_WRITE
@@ -86,40 +79,38 @@ class S3Storage(S3Connection, Storage[S3Options]):
         return total
 
     # -- objects ------------------------------------------------------------------------------
-    def list(self, res: Resource) -> Iterator[bytes]:
-        if res not in LISTED:
-            raise Fatal(f"list: resource {res.name} is not supported by the s3 store")
-        prefix = self._key(_DIRS[res])
-        for page in self.s3.pages(prefix):
+    def listed_dirs(self, res: Resource) -> Sequence[str]:
+        return [DIRS[res]]  # one listing of the whole prefix: S3 has no directories
+
+    def names(self, directory: str) -> Iterator[str]:
+        for page in self.s3.pages(self._key(directory + "/")):
             for obj in page.get("Contents", []):
-                mac = parse_key(res, obj["Key"])  # skips `.frozen` copies and stray names
-                if mac is not None:
-                    yield mac
+                yield obj["Key"]  # `.frozen` copies and stray names do not parse as a MAC
+
+    def write(self, key: str, data: ChunkStream) -> int:
+        if key != CONFIG:
+            return self._upload(key, data, "STANDARD" if self.frozen else self.opts.storage_class)
+        config = data.readall()
+        if self.frozen:
+            self.s3.put_bytes(
+                self._key(CONFIG + FROZEN), config, StorageClass=self.opts.storage_class
+            )
+        self.s3.put_bytes(self._key(CONFIG), config, StorageClass="STANDARD")
+        return len(config)
 
     def put(self, res: Resource, mac: bytes, data: ChunkStream, flags: int) -> int:
-        key = self._object(res, mac)
-        cls = self.opts.storage_class
-        copy_to_frozen = False
-        if self.frozen:
-            if res == Resource.PACKFILE and not flags & HOT:
-                key += FROZEN
-            else:
-                copy_to_frozen = res != Resource.LOCK
-                cls = "STANDARD"
-        written = put_stream(
-            self.s3,
-            key,
-            data,
-            self.opts.part_size,
-            self.opts.concurrency,
-            {"StorageClass": cls},
-        )
-        if copy_to_frozen:
-            self._copy_frozen(key)
+        if not self.frozen:
+            return super().put(res, mac, data, flags)
+        key = self.key(res, mac, "put")
+        if res == Resource.PACKFILE and not flags & HOT:
+            return self._upload(key + FROZEN, data, self.opts.storage_class)
+        written = self.write(key, data)
+        if res != Resource.LOCK:
+            self._copy_frozen(self._key(key))
         return written
 
-    def get(self, res: Resource, mac: bytes, offset: int | None, length: int | None) -> Content:
-        key = self._object(res, mac)
+    def read(self, key: str, offset: int | None, length: int | None) -> Content:
+        key = self._key(key)
         window = self.opts.concurrency
         if offset is None:
             return open_object(self.s3, key, verify=self.opts.checksum == "sha256", window=window)
@@ -128,17 +119,25 @@ class S3Storage(S3Connection, Storage[S3Options]):
             return b""
         return open_object(self.s3, key, offset, offset + length - 1, window=window)
 
-    def delete(self, res: Resource, mac: bytes) -> None:
-        key = self._object(res, mac)
+    def remove(self, key: str) -> None:
+        key = self._key(key)
         self.s3.call(f"delete {key}", "delete_object", Key=key)
+
+    def delete(self, res: Resource, mac: bytes) -> None:
+        super().delete(res, mac)
         if self.frozen and res != Resource.LOCK:
-            self.s3.call(f"delete {key}{FROZEN}", "delete_object", Key=key + FROZEN)
+            self.remove(object_key(res, mac) + FROZEN)
 
     # -- helpers ------------------------------------------------------------------------------
-    def _object(self, res: Resource, mac: bytes) -> str:
-        if res not in LISTED:
-            raise Fatal(f"resource {res.name} is not supported by the s3 store")
-        return self._key(object_key(res, mac))
+    def _upload(self, key: str, data: ChunkStream, storage_class: str) -> int:
+        return put_stream(
+            self.s3,
+            self._key(key),
+            data,
+            self.opts.part_size,
+            self.opts.concurrency,
+            {"StorageClass": storage_class},
+        )
 
     def _copy_frozen(self, key: str) -> None:
         args: dict[str, Any] = {**self.s3.sse_write()}

@@ -1,12 +1,13 @@
 """A Plakar repository in a directory on an SFTP server (docs/PROTOCOL.md: Storage, Reference store
 layouts).
 
-The layout is the Go fs/sftp stores' (`kloset_sdk.layout`), so a repository created by the Go
-sftp integration opens here and the other way round. Unlike the Go store, every object is
-written to a temporary name, flushed to the server's disk with `fsync@openssh.com` when the
-server offers it, and only then renamed into place with `posix-rename@openssh.com`; a Put the
-host abandons, or a dropped connection, leaves no object behind (temporary names never parse
-as a MAC, so List skips any leftover). Listing and sizing fan out over the channel pool.
+The layout is the Go fs/sftp stores' (`kloset_sdk.objectstore` maps it onto the primitives
+below), so a repository created by the Go sftp integration opens here and the other way round.
+Unlike the Go store, every object is written to a temporary name, flushed to the server's disk
+with `fsync@openssh.com` when the server offers it, and only then renamed into place with
+`posix-rename@openssh.com`; a Put the host abandons, or a dropped connection, leaves no object
+behind (temporary names never parse as a MAC, so List skips any leftover). Listing and sizing
+fan out over the channel pool.
 """
 
 from __future__ import annotations
@@ -19,22 +20,13 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from paramiko.sftp_attr import SFTPAttributes
 
-from kloset_sdk import (
-    AlreadyExists,
-    ChunkStream,
-    Fatal,
-    Identity,
-    InitContext,
-    KlosetError,
-    NotFound,
-    Resource,
-    Storage,
-)
-from kloset_sdk.layout import CONFIG, DIRS, LISTED, SHARDED, object_key, parse_key, shard_dirs
+from kloset_sdk import AlreadyExists, ChunkStream, Identity, InitContext, KlosetError, NotFound
+from kloset_sdk.layout import CONFIG, LISTED, shard_dirs
+from kloset_sdk.objectstore import ObjectStore
 
 from .channel import Channel
 from .client import ConnectionGone
@@ -53,8 +45,9 @@ def temp_name(path: str) -> str:
     return f"{path}.tmp-{secrets.token_hex(6)}"
 
 
-class SFTPStorage(SFTPConnection, Storage[SFTPOptions]):
+class SFTPStorage(SFTPConnection, ObjectStore[SFTPOptions]):
     type_name = "sftp"
+    resources = frozenset(LISTED)
 
     @staticmethod
     def _default_concurrency(ctx: InitContext) -> int:
@@ -64,7 +57,7 @@ class SFTPStorage(SFTPConnection, Storage[SFTPOptions]):
         ep = self.session.endpoint
         return Identity(origin=ep.origin, type=self.type_name, root=ep.root)
 
-    def _fan_out(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    def fan_out(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """fn over items on the pool; once the connection is found gone for good, the items
         not started yet fail at once (a List must not try 256 reconnects)."""
         gone: list[ConnectionGone] = []
@@ -85,7 +78,7 @@ class SFTPStorage(SFTPConnection, Storage[SFTPOptions]):
             pool.shutdown(wait=True, cancel_futures=True)
 
     # -- create / open ------------------------------------------------------------------------
-    def create(self, config: bytes) -> None:
+    def claim(self) -> None:
         root = self.session.root
 
         def prepare(ch: Channel) -> None:
@@ -99,41 +92,30 @@ class SFTPStorage(SFTPConnection, Storage[SFTPOptions]):
                 raise AlreadyExists(f"{root}: directory is not empty, refusing to create here")
 
         self.session.run(prepare, f"create {root}")
-        self._fan_out(self._mkdir, [DIRS[r] for r in LISTED])
-        self._fan_out(self._mkdir, [d for r in LISTED if r in SHARDED for d in shard_dirs(r)])
-        self._write(self.session.path(CONFIG), [config])
+
+    def make_dirs(self, dirs: Sequence[str]) -> None:
+        """One fan-out per depth, so parents exist before their children."""
+        for depth in sorted({d.count("/") for d in dirs}):
+            self.fan_out(self._mkdir, [d for d in dirs if d.count("/") == depth])
 
     def _mkdir(self, rel: str) -> None:
         path = self.session.path(rel)
         self.session.run(lambda ch: _mkdir(ch, path), f"mkdir {path}")
 
-    def open(self) -> bytes:
-        path = self.session.path(CONFIG)
-        try:
-            with RemoteReader(self.session, path) as r:
-                return r.read()
-        except NotFound:
-            raise NotFound(f"{path}: no repository here (no CONFIG file)") from None
+    def no_repository(self, exc: NotFound) -> NotFound:
+        return NotFound(f"{self.session.path(CONFIG)}: no repository here (no CONFIG file)")
 
     # -- objects ------------------------------------------------------------------------------
-    def _object(self, res: Resource, mac: bytes) -> str:
-        if res not in LISTED:
-            raise Fatal(f"{res.name.lower()}: this store keeps only packfiles, states and locks")
-        return self.session.path(object_key(res, mac))
+    def write(self, key: str, data: ChunkStream) -> int:
+        final = self.session.path(key)
+        return upload(self.session, temp_name(final), final, data, fsync=True)
 
-    def _write(self, final: str, chunks: Iterable[bytes]) -> int:
-        return upload(self.session, temp_name(final), final, chunks, fsync=True)
-
-    def put(self, res: Resource, mac: bytes, data: ChunkStream, flags: int) -> int:
-        return self._write(self._object(res, mac), data)
-
-    def get(self, res: Resource, mac: bytes, offset: int | None, length: int | None) -> Any:
-        path = self._object(res, mac)
+    def read(self, key: str, offset: int | None, length: int | None) -> RemoteReader:
         # Opened here, so an unknown MAC fails as NotFound before any byte (§9 item 38).
-        return RemoteReader(self.session, path, offset or 0, length).open()
+        return RemoteReader(self.session, self.session.path(key), offset or 0, length).open()
 
-    def delete(self, res: Resource, mac: bytes) -> None:
-        path = self._object(res, mac)
+    def remove(self, key: str) -> None:
+        path = self.session.path(key)
         attempts = []
 
         def remove(ch: Channel) -> None:
@@ -147,25 +129,19 @@ class SFTPStorage(SFTPConnection, Storage[SFTPOptions]):
 
         self.session.run(remove, f"delete {path}")
 
-    def list(self, res: Resource) -> Iterable[bytes]:
-        if res not in LISTED:
-            raise Fatal(f"list {res.name.lower()}: not a resource this store keeps")
+    def _attrs(self, path: str) -> list[SFTPAttributes]:
+        try:
+            return self.session.run(lambda ch: ch.listdir_attr(path), f"list {path}")
+        except NotFound:
+            return []
 
-        def names(d: str) -> list[str]:
-            path = self.session.path(d)
-            try:
-                attrs = self.session.run(lambda ch: ch.listdir_attr(path), f"list {path}")
-            except NotFound:
-                return []
-            stale = [a.filename for a in attrs if _stale_temp(a)]
-            if stale:
-                self._remove_stale(path, stale)
-            return [a.filename for a in attrs]
-
-        macs = []
-        for listing in self._fan_out(names, shard_dirs(res)):
-            macs += [m for m in (parse_key(res, n) for n in listing) if m is not None]
-        return macs
+    def names(self, directory: str) -> Iterable[str]:
+        path = self.session.path(directory)
+        attrs = self._attrs(path)
+        stale = [a.filename for a in attrs if _stale_temp(a)]
+        if stale:
+            self._remove_stale(path, stale)
+        return [a.filename for a in attrs]
 
     def _remove_stale(self, path: str, names: Sequence[str]) -> None:
         """Temporary files of Puts killed over an hour ago (P15): never listed, but they take
@@ -187,11 +163,7 @@ class SFTPStorage(SFTPConnection, Storage[SFTPOptions]):
         dirs = [d for r in LISTED for d in shard_dirs(r)]
 
         def used(d: str) -> int:
-            path = self.session.path(d)
-            try:
-                attrs = self.session.run(lambda ch: ch.listdir_attr(path), f"list {path}")
-            except NotFound:
-                return 0
+            attrs = self._attrs(self.session.path(d))
             return sum(a.st_size or 0 for a in attrs if stat.S_ISREG(a.st_mode or 0))
 
         config = self.session.path(CONFIG)
@@ -199,7 +171,7 @@ class SFTPStorage(SFTPConnection, Storage[SFTPOptions]):
             total = self.session.run(lambda ch: ch.stat(config).st_size or 0, f"stat {config}")
         except NotFound:
             total = 0
-        return total + sum(self._fan_out(used, dirs))
+        return total + sum(self.fan_out(used, dirs))
 
 
 def _stale_temp(a: SFTPAttributes) -> bool:

@@ -76,3 +76,15 @@ def shard_dirs(res: Resource) -> list[str]:
     if res not in SHARDED:
         return [DIRS[res]]
     return [f"{DIRS[res]}/{i:02x}" for i in range(256)]
+
+
+def create_dirs() -> list[str]:
+    """Directories of a new repository, parents first: the listed tops, then their shards."""
+    tops = [DIRS[res] for res in LISTED]
+    return tops + [d for res in LISTED if res in SHARDED for d in shard_dirs(res)]
+
+
+def parents(key: str) -> list[str]:
+    """The directories above a key, outermost first: `a/b/c` -> `a`, `a/b`."""
+    parts = key.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]

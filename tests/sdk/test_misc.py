@@ -51,6 +51,7 @@ SUBMODULES = {
     "importer",
     "http",
     "layout",
+    "objectstore",
     "location",
     "log",
     "modes",
