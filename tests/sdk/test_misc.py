@@ -51,6 +51,7 @@ SUBMODULES = {
     "importer",
     "http",
     "layout",
+    "lazy",
     "objectstore",
     "location",
     "log",
@@ -66,6 +67,7 @@ SUBMODULES = {
     "common_options",
     "harness",
     "transport",
+    "uploads",
     "examples",
     "plugin",
 }
