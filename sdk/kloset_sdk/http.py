@@ -8,7 +8,8 @@ integration:
 - `Rest.call`: one request paced with one retry budget (`RetryOptions`), `Throttled` and
   `Unavailable` errors retried (after their `retry_after`: `standard_retry`), and the first 401
   answered by one token refresh through a `TokenSource`.
-- The error hook: the service turns an error answer (its JSON body) into SDK errors.
+- The error hook: the service turns an error answer (its JSON body) into SDK errors;
+  `status_error` is the hook of a service whose statuses say it all.
 - `ranged_download`: a body streamed in pieces that resumes from the byte reached when the
   connection breaks, a bounded number of times, each new request through the pacer.
 """
@@ -20,8 +21,8 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from .errors import Fatal, KlosetError, PermissionDenied, Throttled
-from .retry import Pacer, Retry, RetryOptions
+from .errors import Fatal, KlosetError, NotFound, PermissionDenied, Throttled
+from .retry import Pacer, Retry, RetryOptions, parse_retry_after
 
 if TYPE_CHECKING:
     import requests
@@ -72,6 +73,29 @@ def standard_retry(exc: BaseException) -> Retry | None:
     if isinstance(exc, (Throttled, Unavailable)):
         return Retry(str(exc), exc.retry_after)
     return None
+
+
+def status_error(method: str, url: str, resp: requests.Response) -> BaseException:
+    """The error hook of a service whose error answers say nothing beyond their status: 401
+    refreshes the token, 429 and 5xx are retried after their Retry-After, 404 is NotFound.
+    The error carries the answer's `status`, for a caller that expects one (a 405 or a 416)."""
+    what = f"{method} {url}: HTTP {resp.status_code} {resp.reason or ''}".rstrip()
+    after = parse_retry_after(resp.headers.get("Retry-After"))
+    err: BaseException
+    if resp.status_code == 401:
+        err = Unauthorized(what)
+    elif resp.status_code == 403:
+        err = PermissionDenied(what)
+    elif resp.status_code in (404, 410):
+        err = NotFound(what)
+    elif resp.status_code == 429:
+        err = Throttled(what, after)
+    elif resp.status_code >= 500:
+        err = Unavailable(what, after)
+    else:
+        err = Fatal(what)
+    err.status = resp.status_code  # type: ignore[union-attr]
+    return err
 
 
 def paced(

@@ -154,6 +154,7 @@ class SeaweedFS:
         self._proc: subprocess.Popen[bytes] | None = None
         self._dir: Path | None = None
         self._port = 0
+        self._webdav_port = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -209,6 +210,11 @@ class SeaweedFS:
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def webdav_host_port(self) -> str:
+        """The filer's WebDAV server (the SDK's WebDAV example storage runs against it)."""
+        return f"127.0.0.1:{self._webdav_port}"
 
     @property
     def pid(self) -> int | None:
@@ -281,7 +287,7 @@ class SeaweedFS:
     def _launch(self, weed: str) -> str:
         """Start weed and wait until it serves S3; returns "" or the reason it failed."""
         d = self.base_dir
-        master, volume, filer, s3, admin = _pick_ports(5)
+        master, volume, filer, s3, admin, webdav = _pick_ports(6)
         argv = [
             weed,
             f"-logdir={d / 'logs'}",
@@ -297,14 +303,15 @@ class SeaweedFS:
             "-volume.max=3000",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
-            "-webdav=false",
+            "-webdav=true",
+            f"-webdav.port={webdav}",
             "-admin.ui=false",
             "-master.telemetry=false",
             f"-s3.config={d / 's3cfg.json'}",
             f"-s3.localSocket={d / 's3.sock'}",
             f"-filer.localSocket={d / 'filer.sock'}",
         ]
-        self._port = s3
+        self._port, self._webdav_port = s3, webdav
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(
                 argv,
