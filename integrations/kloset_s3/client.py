@@ -72,6 +72,10 @@ def _urllib3_error(exc: BaseException) -> bool:
     return urllib3 is not None and isinstance(exc, urllib3.exceptions.HTTPError)
 
 
+class NoSuchBucket(NotFound):
+    """The bucket itself is missing (not a key in it): callers word their message on it."""
+
+
 def error_code(exc: BaseException) -> tuple[str, int]:
     """(S3 error code, HTTP status) of a botocore ClientError, else ("", 0)."""
     if not isinstance(exc, bx.ClientError):
@@ -108,7 +112,7 @@ def translate(exc: BaseException, what: str, endpoint: str = "") -> BaseExceptio
         code, status = error_code(exc)
         message = str(exc.response.get("Error", {}).get("Message", "")).strip()
         if code == "NoSuchBucket":
-            return NotFound(f"{what}: the bucket does not exist")
+            return NoSuchBucket(f"{what}: the bucket does not exist")
         if code in ("NoSuchKey", "NotFound", "NoSuchUpload", "404") or status == 404:
             return NotFound(f"{what}: not found")
         if code in AUTH_HINTS:

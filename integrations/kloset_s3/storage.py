@@ -24,6 +24,7 @@ from kloset_sdk.objectstore import ObjectStore
 from kloset_sdk.records import Content
 from kloset_sdk.storage import MODE_READ, MODE_WRITE
 
+from .client import NoSuchBucket
 from .connection import S3Connection
 from .download import open_object
 from .options import FROZEN_CLASSES, S3Options
@@ -58,7 +59,7 @@ class S3Storage(S3Connection, ObjectStore[S3Options]):
             raise AlreadyExists(f"{self._location()}: a repository already exists here (CONFIG)")
 
     def no_repository(self, exc: NotFound) -> NotFound:
-        if "bucket" in str(exc):
+        if isinstance(exc, NoSuchBucket):
             return NotFound(f"{self._location()}: the bucket does not exist")
         return NotFound(f"{self._location()}: no repository here (no CONFIG)")
 
