@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -100,8 +100,9 @@ def parallel_walk(
         buf: list[T] = []
         children = 0
         error: BaseException | None = None
-        it = iter(list_dir(node.dir))
+        it: Iterator[T | Descend[D]] | None = None
         try:
+            it = iter(list_dir(node.dir))  # a plain function may raise here already
             for x in it:
                 if stop.is_set():
                     return

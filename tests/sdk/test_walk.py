@@ -154,6 +154,16 @@ def test_on_error_items_and_partial_listing_kept() -> None:
     assert set(tree["/d1"]) <= set(got)
 
 
+def test_a_list_dir_that_is_no_generator_may_raise_at_once() -> None:
+    def list_dir(path: str) -> list[Item]:
+        if path == "/bad":
+            raise OSError("refused")
+        return ["/bad", Descend("/bad"), "/ok"]
+
+    got = list(parallel_walk(["/"], list_dir, on_error=lambda p, e: [f"error:{p}"], workers=2))
+    assert sorted(got) == ["/bad", "/ok", "error:/bad"]
+
+
 def test_fatal_on_error_reaches_the_consumer_and_stops_the_walk() -> None:
     class Gone(Exception):
         pass
