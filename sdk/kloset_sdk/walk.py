@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -100,30 +100,30 @@ def parallel_walk(
         buf: list[T] = []
         children = 0
         error: BaseException | None = None
-        it: Iterator[T | Descend[D]] | None = None
         try:
             it = iter(list_dir(node.dir))  # a plain function may raise here already
-            for x in it:
-                if stop.is_set():
-                    return
-                if isinstance(x, Descend):
-                    if buf and not put(buf):
+            try:
+                for x in it:
+                    if stop.is_set():
                         return
-                    buf = []
-                    children += 1
-                    jobs.put(_Node(x.dir, node))
-                else:
-                    buf.append(x)
-                    if len(buf) >= batch:
-                        if not put(buf):
+                    if isinstance(x, Descend):
+                        if buf and not put(buf):
                             return
                         buf = []
+                        children += 1
+                        jobs.put(_Node(x.dir, node))
+                    else:
+                        buf.append(x)
+                        if len(buf) >= batch:
+                            if not put(buf):
+                                return
+                            buf = []
+            finally:
+                close = getattr(it, "close", None)
+                if close is not None:
+                    close()
         except BaseException as exc:  # reported to the consumer, which decides
             error = exc
-        finally:
-            close = getattr(it, "close", None)
-            if close is not None:
-                close()
         if buf and not put(buf):
             return
         put(_End(node, children, error))
