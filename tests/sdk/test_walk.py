@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import posixpath
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -31,6 +31,18 @@ def _tree(depth: int, fanout: int) -> dict[str, list[str]]:
     return tree
 
 
+def _lister(tree: dict[str, list[str]]) -> Callable[[str], Iterator[Item]]:
+    """list_dir over `tree`: each entry, then Descend into it if it is a directory."""
+
+    def list_dir(path: str) -> Iterator[Item]:
+        for kid in tree[path]:
+            yield kid
+            if kid in tree:
+                yield Descend(kid)
+
+    return list_dir
+
+
 def _no_error(path: str, exc: Exception) -> list[str]:
     raise AssertionError(f"{path}: {exc}")
 
@@ -42,11 +54,7 @@ def _alive(name: str) -> list[threading.Thread]:
 def test_parents_before_children_every_entry_once() -> None:
     tree = _tree(depth=4, fanout=4)
 
-    def list_dir(path: str) -> Iterator[Item]:
-        for kid in tree[path]:
-            yield kid
-            if kid in tree:
-                yield Descend(kid)
+    list_dir = _lister(tree)
 
     got = list(parallel_walk(["/"], list_dir, on_error=_no_error, workers=4, out_max=32))
     expected = {k for kids in tree.values() for k in kids}
@@ -61,11 +69,7 @@ def test_parents_before_children_every_entry_once() -> None:
 def test_several_roots_and_none() -> None:
     tree = _tree(depth=1, fanout=3)
 
-    def list_dir(path: str) -> Iterator[Item]:
-        for kid in tree[path]:
-            yield kid
-            if kid in tree:
-                yield Descend(kid)
+    list_dir = _lister(tree)
 
     got = list(parallel_walk(["/d0", "/d2"], list_dir, on_error=_no_error, workers=2))
     assert sorted(got) == sorted(tree["/d0"] + tree["/d2"])
@@ -76,11 +80,7 @@ def test_several_roots_and_none() -> None:
 def test_on_done_is_post_order() -> None:
     tree = _tree(depth=3, fanout=3)
 
-    def list_dir(path: str) -> Iterator[Item]:
-        for kid in tree[path]:
-            yield kid
-            if kid in tree:
-                yield Descend(kid)
+    list_dir = _lister(tree)
 
     got = list(
         parallel_walk(
@@ -185,31 +185,25 @@ def test_fatal_on_error_reaches_the_consumer_and_stops_the_walk() -> None:
     assert not _alive("fatal")
 
 
+def _endless(path: str) -> Iterator[Item]:
+    """An endless tree: endless entries in every directory, each a directory too."""
+    for i in itertools.count():
+        yield f"{path}/{i}"
+        yield Descend(f"{path}/{i}")
+
+
 def test_early_close_joins_the_workers() -> None:
-    started = threading.Event()
-
-    def list_dir(path: str) -> Iterator[Item]:
-        started.set()
-        for i in itertools.count():  # an endless tree: workers block on the full queue
-            yield f"{path}/{i}"
-            yield Descend(f"{path}/{i}")
-
-    walk = parallel_walk(["/"], list_dir, on_error=_no_error, workers=4, out_max=16, name="cls")
-    first = [next(walk) for _ in range(10)]
-    assert started.is_set() and first[0] == "//0"
+    walk = parallel_walk(["/"], _endless, on_error=_no_error, workers=4, out_max=16, name="cls")
+    for _ in range(10):
+        next(walk)
     assert len(_alive("cls")) == 4
-    walk.close()
+    walk.close()  # with the workers blocked on the full output queue
     assert not _alive("cls")
 
 
 def test_consumer_that_stops_iterating_joins_the_workers() -> None:
-    def list_dir(path: str) -> Iterator[Item]:
-        for i in itertools.count():
-            yield f"{path}/{i}"
-            yield Descend(f"{path}/{i}")
-
     for n, _ in enumerate(
-        parallel_walk(["/"], list_dir, on_error=_no_error, workers=2, name="brk")
+        parallel_walk(["/"], _endless, on_error=_no_error, workers=2, name="brk")
     ):
         if n == 100:
             break
