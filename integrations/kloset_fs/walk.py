@@ -1,9 +1,9 @@
 """Parallel directory walk producing records (INTEGRATIONS.md fs, docs/PROTOCOL.md: Records).
 
-A pool of worker threads lists directories; the importer's generator drains their output
-queue. A worker emits a directory's record before it queues the directory itself, so a parent
-always reaches the host before its children, whatever the interleaving. The output queue is
-bounded: a slow host slows the walk instead of growing memory.
+The walk is kloset_sdk.walk's: worker threads list directories, a directory's record is
+yielded before the directory is descended into, so a parent always reaches the host before its
+children, and the output queue is bounded. This module holds what is fs's own: the records of
+an entry, excludes, one-fs.
 """
 
 from __future__ import annotations
@@ -12,23 +12,21 @@ import grp
 import logging
 import os
 import pwd
-import queue
 import stat
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 
 import pathspec
 
 from kloset_sdk import FileInfo, Record
+from kloset_sdk.walk import Descend, parallel_walk
 
 from . import xattrs
 from .fdread import FdChunks
 
 log = logging.getLogger(__name__)
-_DONE = object()
-_OUT_MAX = 4096
 
 
 class NameCache:
@@ -173,11 +171,6 @@ class Walker:
         self.root = root
         self.cfg = cfg
         self.names = names
-        self._out: queue.Queue[object] = queue.Queue(maxsize=_OUT_MAX)
-        self._jobs: queue.Queue[str | None] = queue.Queue()
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._pending = 0
         self._root_dev = 0
 
     def records(self) -> Iterator[Record]:
@@ -190,79 +183,35 @@ class Walker:
         yield from entry_records(self.root, st, self.names, self.cfg.with_xattrs)
         if not stat.S_ISDIR(st.st_mode):
             return
-        threads = [
-            threading.Thread(target=self._work, name=f"fs-walk-{i}", daemon=True)
-            for i in range(self.cfg.workers)
-        ]
-        self._submit(self.root)
-        for t in threads:
-            t.start()
-        try:
-            while True:
-                item = self._out.get()
-                if item is _DONE:
-                    return
-                assert isinstance(item, Record)
-                yield item
-        finally:
-            self._stop.set()
-            for _ in threads:
-                self._jobs.put(None)
+        yield from parallel_walk(
+            [self.root], self._list, on_error=_failed, workers=self.cfg.workers, name="fs-walk"
+        )
 
-    # -- workers ------------------------------------------------------------------------------
-    def _submit(self, path: str) -> None:
-        with self._lock:
-            self._pending += 1
-        self._jobs.put(path)
-
-    def _emit(self, item: object) -> None:
-        while not self._stop.is_set():
-            try:
-                self._out.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
-
-    def _work(self) -> None:
-        while True:
-            path = self._jobs.get()
-            if path is None:
-                return
-            try:
-                if not self._stop.is_set():
-                    self._list(path, self._emit)
-            except Exception as exc:  # a bug must not hang the walk
-                log.exception("walk: unexpected failure in %s", path)
-                self._emit(Record.failure(path, exc))
-            finally:
-                with self._lock:
-                    self._pending -= 1
-                    done = self._pending == 0
-                if done:
-                    self._emit(_DONE)
-
-    def _list(self, path: str, emit: Callable[[object], None]) -> None:
+    def _list(self, path: str) -> Iterator[Record | Descend[str]]:
         try:
             with os.scandir(path) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            emit(Record.failure(path, exc))
+            yield Record.failure(path, exc)
             return
         for entry in entries:
-            if self._stop.is_set():
-                return
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
                 if self.cfg.excludes(entry.path, is_dir):
                     continue
                 st = entry.stat(follow_symlinks=False)
             except OSError as exc:
-                emit(Record.failure(entry.path, exc))
+                yield Record.failure(entry.path, exc)
                 continue
-            for rec in entry_records(entry.path, st, self.names, self.cfg.with_xattrs):
-                emit(rec)
+            yield from entry_records(entry.path, st, self.names, self.cfg.with_xattrs)
             if stat.S_ISDIR(st.st_mode) and _wire_safe(entry.path) is None:
                 if self.cfg.one_fs and st.st_dev != self._root_dev:
                     log.debug("walk: %s is another filesystem; not entered", entry.path)
                     continue
-                self._submit(entry.path)
+                yield Descend(entry.path)
+
+
+def _failed(path: str, exc: Exception) -> list[Record]:
+    """A bug while listing a directory must not end the walk: report it there."""
+    log.exception("walk: unexpected failure in %s", path, exc_info=exc)
+    return [Record.failure(path, exc)]

@@ -1,9 +1,9 @@
 """Back up a directory tree from an SFTP server (docs/PROTOCOL.md: Importer).
 
-The walk lists directories in parallel on the channel pool (`listdir_attr` gives every
-entry's attributes with the listing, so there is no stat per file), emits each directory's
-record from its parent's listing before listing it (parents before children), and turns
-per-path failures into error records. Contents are read lazily, when the host Opens a file,
+The walk (kloset_sdk.walk) lists directories in parallel on the channel pool (`listdir_attr`
+gives every entry's attributes with the listing, so there is no stat per file), emits each
+directory's record from its parent's listing before listing it (parents before children), and
+turns per-path failures into error records. Contents are read lazily, when the host Opens a file,
 through the bounded read pipeline.
 
 What SFTP version 3 (OpenSSH) tells us, and so what the records hold: size, permissions with
@@ -21,13 +21,12 @@ import logging
 import posixpath
 import stat
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from paramiko.sftp_attr import SFTPAttributes
 
 from kloset_sdk import FileInfo, Importer, InitContext, KlosetError, Record, modes
+from kloset_sdk.walk import Descend, parallel_walk
 
 from .channel import Channel
 from .client import ConnectionGone
@@ -36,8 +35,6 @@ from .options import SFTPOptions
 from .streams import RemoteReader
 
 log = logging.getLogger(__name__)
-
-Listing = tuple[list[Record], list[str]]
 
 
 class _Names:
@@ -118,26 +115,28 @@ class SFTPImporter(SFTPConnection, Importer[SFTPOptions]):
         self._names.fill(ch, [a])
         return self._record(ch, root, a)
 
-    def _list(self, path: str) -> Listing:
-        """One directory: its entries' records and the subdirectories to walk next."""
+    def _list(self, path: str) -> list[Record | Descend[str]]:
+        """One directory: its entries' records, then the subdirectories to walk next."""
 
-        def work(ch: Channel) -> Listing:
+        def work(ch: Channel) -> list[Record | Descend[str]]:
             attrs = ch.listdir_attr(path)
             self._names.fill(ch, attrs)
-            recs, subdirs = [], []
+            recs: list[Record | Descend[str]] = []
+            subdirs: list[Record | Descend[str]] = []
             for a in sorted(attrs, key=lambda x: x.filename):
                 child = posixpath.join(path, a.filename)
                 recs.append(self._record(ch, child, a))
                 if stat.S_ISDIR(a.st_mode or 0):
-                    subdirs.append(child)
-            return recs, subdirs
+                    subdirs.append(Descend(child))
+            return recs + subdirs
 
-        try:
-            return self.session.run(work, f"list {path}")
-        except ConnectionGone:
-            raise  # ends the Import: the rest of the tree cannot be read either
-        except KlosetError as exc:
-            return [Record.failure(path, exc)], []
+        return self.session.run(work, f"list {path}")
+
+    @staticmethod
+    def _failed(path: str, exc: Exception) -> list[Record]:
+        if isinstance(exc, ConnectionGone) or not isinstance(exc, KlosetError):
+            raise exc  # ends the Import: the rest of the tree cannot be read either
+        return [Record.failure(path, exc)]
 
     def _parents(self, root: str) -> Iterator[Record]:
         """The directories above the root, as the fs importer sends them (kloset needs them
@@ -166,18 +165,10 @@ class SFTPImporter(SFTPConnection, Importer[SFTPOptions]):
         yield from self._walk(root)
 
     def _walk(self, root: str) -> Iterator[Record]:
-        todo: deque[str] = deque([root])
         jobs = self.session.concurrency
-        running: set[Future[Listing]] = set()
-        with ThreadPoolExecutor(jobs, "sftp-walk") as pool:
-            while todo or running:
-                while todo and len(running) < jobs:
-                    running.add(pool.submit(self._list, todo.popleft()))
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    recs, subdirs = fut.result()
-                    yield from recs
-                    todo.extend(subdirs)
+        yield from parallel_walk(
+            [root], self._list, on_error=self._failed, workers=jobs, name="sftp-walk"
+        )
 
 
 def _stat(path: str) -> Callable[[Channel], SFTPAttributes]:
