@@ -68,6 +68,7 @@ SUBMODULES = {
     "harness",
     "transport",
     "uploads",
+    "walk",
     "examples",
     "plugin",
 }
