@@ -55,6 +55,32 @@ def _num(x: float) -> str:
     return f"{x:,.1f}" if abs(x) >= 1 or x == 0 else f"{x:.3g}"
 
 
+def ratios(markdown: str) -> dict[tuple[str, str], float]:
+    """(section, figure) -> ratio of every table row of a BENCHMARKS.md."""
+    found: dict[tuple[str, str], float] = {}
+    section = ""
+    for line in markdown.splitlines():
+        if line.startswith("### "):
+            section = line[4:].strip()
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and len(cells) >= 5 and cells[3].endswith("x"):
+            try:
+                found[(section, cells[0])] = float(cells[3][:-1].replace(",", ""))
+            except ValueError:
+                continue
+    return found
+
+
+def worse(before: dict[tuple[str, str], float], after: dict[tuple[str, str], float]) -> list[str]:
+    """Rows whose ratio fell by more than 10 % since the previous BENCHMARKS.md."""
+    out = []
+    for key, now in after.items():
+        was = before.get(key)
+        if was is not None and now < was * 0.9:
+            out.append(f"| {key[0]} | {key[1]} | {was:.2f}x | {now:.2f}x |")
+    return out
+
+
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     only = [a for a in argv if not a.startswith("-")]
@@ -112,6 +138,14 @@ def main(argv: list[str]) -> int:
             "the tree's shape, not measured: rclone is not run (each section says how).\n"
         )
         notes = ROOT / "docs" / "BENCHMARKS.notes.md"
+        previous = ROOT / "docs" / "BENCHMARKS.md"
+        before = ratios(previous.read_text()) if previous.exists() else {}
+        fell = worse(before, ratios(table))
+        if fell:
+            table += (
+                "\n\n### Worse than the previous run (ratio down by more than 10 %)\n\n"
+                "| section | figure | previous | now |\n|---|---|---|---|\n" + "\n".join(fell)
+            )
         body = head + table + "\n"
         if notes.exists():
             body += "\n" + notes.read_text()
