@@ -44,6 +44,10 @@ def _oldest(metas: Iterable[Meta]) -> list[Meta]:
     return sorted(metas, key=lambda m: (m.get("createdTime") or "", m["id"]))
 
 
+class _NoFolder(NotFound):
+    """A folder of the repository's path is missing (not an object in it)."""
+
+
 class GdriveStorage(GdriveConnection, ObjectStore[GdriveOptions]):
     type_name = "gdrive"
 
@@ -78,7 +82,7 @@ class GdriveStorage(GdriveConnection, ObjectStore[GdriveOptions]):
                 body = {"name": part, "mimeType": fmt.FOLDER, "parents": [folder["id"]]}
                 folder = self.client.create(body, FIELDS)
             else:
-                raise NotFound(f"no repository at {self.opts.location} (no folder {part})")
+                raise _NoFolder(f"no repository at {self.opts.location} (no folder {part})")
         with self._lock:
             self._dirs[""] = [folder]
         return str(folder["id"])
@@ -170,7 +174,7 @@ class GdriveStorage(GdriveConnection, ObjectStore[GdriveOptions]):
             raise AlreadyExists(f"{self.opts.location} is not empty: refusing to create there")
 
     def no_repository(self, exc: NotFound) -> NotFound:
-        if "no repository" in str(exc):
+        if isinstance(exc, _NoFolder):
             return exc  # the repository folder itself is missing: _resolve_repo says which
         return NotFound(f"no repository at {self.opts.location} (no {CONFIG})")
 
