@@ -32,6 +32,7 @@ STALE_AFTER = 3600.0
 class FsStorage(FsConnection, ObjectStore[FsOptions]):
     type_name = PROTO
     flags = Flag.LOCALFS
+    read_ahead = False  # a local read costs no round trip, and the page cache reads ahead
 
     def _origin(self) -> str:
         return "localhost"  # a repository is not tied to the host name

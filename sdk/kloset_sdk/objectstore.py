@@ -15,6 +15,10 @@ differences between stores: `make_dirs` (directories made at Create; a flat or l
 creating store ignores it), `listed_dirs` (where List looks), `fan_out` (how List spreads over
 those directories) and `no_repository` (the message for an Open without CONFIG). Stores
 override `size` themselves: each has its own cheapest way to add up what it holds.
+
+Small ranged Gets of a packfile go through a block cache (`kloset_sdk.readahead`), so a check
+or restore of many small files costs a few large reads instead of one round trip per blob; a
+store whose reads cost no round trip (local disk) sets `read_ahead = False`.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from typing import TypeVar
 
 from . import layout as lay
 from .chunks import CHUNK_SIZE, ChunkStream, iter_chunks
-from .connector import OptT
+from .connector import InitContext, OptT
 from .errors import Fatal, KlosetError, NotFound
 from .layout import Resource
+from .readahead import ReadAhead
 from .records import Content
 from .storage import Storage
 
@@ -41,11 +46,27 @@ def chunk_stream(blob: bytes) -> ChunkStream:
     return ChunkStream(lambda: next(chunks, None))
 
 
+def read_all(content: Content) -> bytes:
+    """Everything `read` returned, joined, with the stream closed after."""
+    try:
+        return b"".join(iter_chunks(content, CHUNK_SIZE))
+    finally:
+        close = getattr(content, "close", None)
+        if close is not None:
+            close()
+
+
 class ObjectStore(Storage[OptT]):
     """A Storage whose subclasses provide only the backend primitives (module docstring)."""
 
     #: The resources this store keeps; any other fails Fatal (s3 and sftp keep no ECC objects).
     resources: frozenset[Resource] = frozenset(lay.DIRS)
+    #: Serve small packfile reads from cached blocks (module docstring).
+    read_ahead = True
+
+    def __init__(self, opts: OptT, ctx: InitContext) -> None:
+        super().__init__(opts, ctx)
+        self._ahead = ReadAhead(self._read_block) if self.read_ahead else None
 
     # -- primitives ---------------------------------------------------------------------------
     @abstractmethod
@@ -111,12 +132,7 @@ class ObjectStore(Storage[OptT]):
             content = self.read(lay.CONFIG, None, None)
         except NotFound as exc:
             raise self.no_repository(exc) from None
-        try:
-            return b"".join(iter_chunks(content, CHUNK_SIZE))
-        finally:
-            close = getattr(content, "close", None)
-            if close is not None:
-                close()
+        return read_all(content)
 
     def list(self, res: Resource) -> Iterable[bytes]:
         self._check(res, "list")
@@ -131,7 +147,18 @@ class ObjectStore(Storage[OptT]):
         return self.write(key, data)
 
     def get(self, res: Resource, mac: bytes, offset: int | None, length: int | None) -> Content:
-        return self.read(self.key(res, mac, "get"), offset, length)
+        key = self.key(res, mac, "get")
+        if self._ahead is not None and res == Resource.PACKFILE and offset is not None and length:
+            data = self._ahead.read(key, offset, length)
+            if data is not None:
+                return data
+        return self.read(key, offset, length)
+
+    def _read_block(self, key: str, offset: int, length: int) -> bytes:
+        return read_all(self.read(key, offset, length))
 
     def delete(self, res: Resource, mac: bytes) -> None:
-        self.remove(self.key(res, mac, "delete"))
+        key = self.key(res, mac, "delete")
+        if self._ahead is not None:
+            self._ahead.forget(key)
+        self.remove(key)

@@ -53,6 +53,7 @@ SUBMODULES = {
     "layout",
     "lazy",
     "objectstore",
+    "readahead",
     "location",
     "log",
     "modes",
