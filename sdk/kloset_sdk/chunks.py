@@ -9,14 +9,16 @@ back into a file object for exporters and storage Put.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterator
 from typing import IO, Any
 
 CHUNK_SIZE = 1 << 20
 MAX_MESSAGE = 4 << 20
 
 
-def iter_chunks(content: Any, size: int = CHUNK_SIZE) -> Iterator[bytes]:
+def iter_chunks(content: Any, size: int = CHUNK_SIZE) -> Generator[bytes, None, None]:
     """Yield non-empty chunks of at most `size` bytes from bytes, a readable, or an iterable."""
     if isinstance(content, (bytes, bytearray, memoryview)):
         view = memoryview(content)
@@ -270,3 +272,73 @@ def part_size_for(total: int | None, minimum: int, maximum_parts: int, preferred
     if total is not None and total > size * maximum_parts:
         size = -(-total // maximum_parts)
     return size
+
+
+#: Chunks read ahead of the wire by `prefetched` (at most this many MiB held per stream).
+READ_AHEAD = 3
+
+
+def streamed(content: Any, ahead: bool = True) -> Generator[bytes, None, None]:
+    """The chunks of what a connector returned, read ahead (`prefetched`) unless already in
+    memory, and the content closed after, however the stream ends (EOF, error, cancel)."""
+    chunks = iter_chunks(content)
+    if ahead and not isinstance(content, (bytes, bytearray, memoryview)):
+        chunks = prefetched(chunks)
+    try:
+        yield from chunks
+    finally:
+        chunks.close()  # stops the read-ahead helper before the source is closed under it
+        close = getattr(content, "close", None)
+        if close is not None:
+            close()
+
+
+def prefetched(chunks: Iterator[bytes], depth: int = READ_AHEAD) -> Generator[bytes, None, None]:
+    """`chunks`, with everything after the first read on a helper thread `depth` chunks ahead.
+
+    A Get or Open that reads a network stream and sends each chunk before reading the next
+    makes the two take turns: the socket idles while grpcio sends, and the wire while the
+    backend answers. Reading ahead overlaps them. The first two chunks come straight through, so
+    a one-chunk answer costs no thread. Closing this generator stops the helper after at most
+    the chunk it is reading.
+    """
+    for _ in range(2):  # a one-chunk answer learns it ended without starting a thread
+        chunk = next(chunks, None)
+        if chunk is None:
+            return
+        yield chunk
+    ready: queue.Queue[tuple[int, Any]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def offer(item: tuple[int, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def pump() -> None:
+        try:
+            for chunk in chunks:
+                if not offer((0, chunk)):
+                    return
+            offer((1, None))
+        except BaseException as exc:  # handed to the reader, raised there
+            offer((2, exc))
+
+    helper = threading.Thread(target=pump, name="read-ahead", daemon=True)
+    helper.start()
+    try:
+        while True:
+            kind, value = ready.get()
+            if kind == 0:
+                yield value
+            elif kind == 1:
+                return
+            else:
+                raise value
+    finally:
+        stop.set()
+        helper.join(60)

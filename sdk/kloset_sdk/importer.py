@@ -25,7 +25,7 @@ from typing import Any
 import grpc
 
 from ._pb import importer_pb2 as pb
-from .chunks import encode_chunk_message, iter_chunks
+from .chunks import encode_chunk_message, streamed
 from .connector import Connector, OptT, Resolver, abort, guarded_stream
 from .errors import NotFound
 from .records import Opener, Record, key_of
@@ -119,10 +119,4 @@ class ImporterServicer(Servicer[Importer[Any]], kind="importer", messages=pb):
             opener = self._readers.pop(key, None)
         if opener is None:
             raise NotFound(f"open {request.record.pathname}: file does not exist")
-        content = opener()
-        try:
-            yield from iter_chunks(content)  # never empty (P6)
-        finally:
-            close = getattr(content, "close", None)
-            if close is not None:
-                close()
+        yield from streamed(opener())  # never empty (P6)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from . import layout as lay
-from .chunks import CHUNK_SIZE, ChunkStream, iter_chunks
+from .chunks import ChunkStream, streamed
 from .connector import InitContext, OptT
 from .errors import Fatal, KlosetError, NotFound
 from .layout import Resource
@@ -48,12 +48,7 @@ def chunk_stream(blob: bytes) -> ChunkStream:
 
 def read_all(content: Content) -> bytes:
     """Everything `read` returned, joined, with the stream closed after."""
-    try:
-        return b"".join(iter_chunks(content, CHUNK_SIZE))
-    finally:
-        close = getattr(content, "close", None)
-        if close is not None:
-            close()
+    return b"".join(streamed(content, ahead=False))
 
 
 class ObjectStore(Storage[OptT]):

@@ -35,8 +35,8 @@ from .chunks import (
     PutMessage,
     announce_first,
     encode_chunk_message,
-    iter_chunks,
     parse_put_request,
+    streamed,
 )
 from .connector import Connector, OptT, guarded, guarded_stream
 from .errors import Fatal, ProtocolError
@@ -157,10 +157,10 @@ class StorageServicer(Servicer[Storage[Any]], kind="storage", messages=pb):
         offset = length = None
         if request.HasField("range"):
             offset, length = int(request.range.offset), int(request.range.length)
-        content = self.connector("Get").get(res, mac, offset, length)
+        chunks = streamed(self.connector("Get").get(res, mac, offset, length))
         sent = 0
         try:
-            for chunk in iter_chunks(content, CHUNK_SIZE):
+            for chunk in chunks:
                 if length is not None and sent + len(chunk) > length:
                     chunk = chunk[: length - sent]
                 if chunk:
@@ -169,9 +169,7 @@ class StorageServicer(Servicer[Storage[Any]], kind="storage", messages=pb):
                 if length is not None and sent >= length:
                     break
         finally:
-            close = getattr(content, "close", None)
-            if close is not None:
-                close()
+            chunks.close()
         if length is not None and sent < length:
             raise ProtocolError(
                 f"get {mac.hex()}: range {offset}+{length} goes past the end of the object"

@@ -1,4 +1,5 @@
-"""ReadAhead: small packfile reads served from a few block fetches, never wrong bytes."""
+"""Reading ahead: small packfile reads served from a few block fetches (ReadAhead), and Get and
+Open streams read on a helper thread ahead of the wire (chunks.streamed), never wrong bytes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from kloset_sdk import InitContext, NotFound, Resource
+from kloset_sdk.chunks import READ_AHEAD, prefetched, streamed
 from kloset_sdk.objectstore import chunk_stream
 from kloset_sdk.readahead import ReadAhead
 from tests.sdk.test_objectstore import DirOptions, DirStore
@@ -133,3 +135,64 @@ def test_objectstore_reads_through_blocks_and_forgets_a_deleted_packfile(tmp_pat
     for off, n in pieces[:10]:
         store.get(Resource.STATE, mac, off, n)
     assert len(reads) == 10  # only packfiles (which never change) are kept
+
+
+# -- prefetched / streamed: chunks read ahead of the wire ---------------------------------------
+
+
+class Source:
+    """A file object that counts reads and can fail at a given read."""
+
+    def __init__(self, n: int, fail_at: int = -1) -> None:
+        self.n, self.fail_at, self.reads, self.closed = n, fail_at, 0, False
+        self.threads: set[str] = set()
+
+    def read(self, size: int) -> bytes:
+        self.threads.add(threading.current_thread().name)
+        self.reads += 1
+        if self.reads - 1 == self.fail_at:
+            raise OSError("disk gone")
+        if self.reads > self.n:
+            return b""
+        return bytes([self.reads]) * 10
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_streamed_keeps_order_and_closes_the_source() -> None:
+    src = Source(20)
+    assert list(streamed(src)) == [bytes([i]) * 10 for i in range(1, 21)]
+    assert src.closed
+    assert "read-ahead" in src.threads  # the chunks after the first were read on the helper
+
+
+def test_a_one_chunk_answer_uses_no_thread() -> None:
+    src = Source(1)
+    assert list(streamed(src)) == [b"\x01" * 10]
+    assert src.threads == {threading.current_thread().name}
+
+
+def test_an_error_while_reading_ahead_reaches_the_reader() -> None:
+    src = Source(20, fail_at=5)
+    got = []
+    with pytest.raises(OSError, match="disk gone"):
+        for chunk in streamed(src):
+            got.append(chunk)
+    assert got == [bytes([i]) * 10 for i in range(1, 6)]
+    assert src.closed
+
+
+def test_closing_early_stops_the_helper_before_the_source_closes() -> None:
+    src = Source(10_000)
+    stream = streamed(src)
+    assert next(stream) == b"\x01" * 10
+    assert next(stream) == b"\x02" * 10
+    stream.close()
+    assert src.closed
+    assert not [t for t in threading.enumerate() if t.name == "read-ahead"]
+    assert src.reads <= 2 + READ_AHEAD + 2  # it stopped reading: not 10,000 reads
+
+
+def test_prefetched_of_an_empty_stream_is_empty() -> None:
+    assert list(prefetched(iter([]))) == []
