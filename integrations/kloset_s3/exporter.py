@@ -32,7 +32,6 @@ from typing import Any
 
 from kloset_sdk import ChunkStream, Exporter, Fatal, FileInfo, Flag, Record
 from kloset_sdk.connector import InitContext
-from kloset_sdk.lazy import Prepared
 from kloset_sdk.uploads import UploadPool
 
 from .client import translate
@@ -52,9 +51,10 @@ class S3Exporter(S3Connection, Exporter[S3Options]):
     def __init__(self, opts: S3Options, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
         self.s3.ensure_bucket()
-        # The transfer manager needs a second botocore client (~40 ms): built after Init
-        # answered, in the background, like the first one (S3Connection); export waits for it.
-        self._tm = Prepared(self._transfer_manager, name="s3-transfer")
+        # The transfer manager needs a second botocore client (~40 ms): made at the first
+        # upload, not in Init (nor in a thread during Init, whose GIL share delays the answer).
+        self._tm: Any = None
+        self._tm_lock = threading.Lock()
         self.uploads = UploadPool(
             4 * opts.concurrency, max_bytes=opts.concurrency * opts.part_size, name="s3-upload"
         )
@@ -75,7 +75,11 @@ class S3Exporter(S3Connection, Exporter[S3Options]):
 
     @property
     def tm(self) -> Any:
-        return self._tm.get()
+        if self._tm is None:
+            with self._tm_lock:
+                if self._tm is None:
+                    self._tm = self._transfer_manager()
+        return self._tm
 
     def _reset(self) -> None:
         self._keys: dict[str, str] = {}  # pathname -> key, as soon as an upload starts
@@ -220,11 +224,8 @@ class S3Exporter(S3Connection, Exporter[S3Options]):
 
     def close(self) -> None:
         self.uploads.close()
-        try:
-            tm = self.tm
-        except Exception:  # never built (its error reached the first export): nothing to stop
-            return
-        tm.shutdown()
+        if self._tm is not None:
+            self._tm.shutdown()
 
 
 class _Joined(io.RawIOBase):
