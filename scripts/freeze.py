@@ -52,6 +52,14 @@ EXCLUDE = ["kloset_sdk.harness", "kloset_sdk.testing", "kloset_sdk.examples", "k
            "pkg_resources", "_distutils_hack", "distutils", "invoke"]  # fmt: skip
 #: google-api-python-client's ~500 discovery documents (~110 MB): gdrive reads drive v3 only.
 KEEP_DOCS = {"drive.v3.json"}
+#: botocore's service models (~450, 28 MB): s3 uses S3, and STS/SSO/sign-in when a profile
+#: assumes a role or signs in. Each client creation lists the data directory (~25 ms for 450).
+KEEP_BOTO = {"s3", "sts", "sso", "sso-oidc", "signin"}
+#: PyInstaller runtime hooks that would run at every start (~30 ms of CPU together) for what no
+#: connector does: start multiprocessing children (s3transfer imports multiprocessing but only
+#: its process pool, unused, starts any), pkgutil.iter_modules over the archive, and
+#: inspect.getsource of frozen code. An empty list in our hooks directory overrides PyInstaller's.
+NO_RTHOOKS = ("multiprocessing", "pkgutil", "inspect")
 #: Native code and data of the onedir (under _internal/) that only some integrations import:
 #: each package drops the rest (its pure Python stays in the program's archive, unused).
 ONLY_FOR = {
@@ -89,6 +97,23 @@ def _prune(internal: Path) -> None:
     for doc in docs.glob("*.json") if docs.is_dir() else []:
         if doc.name not in KEEP_DOCS:
             doc.unlink()
+    models = internal / "botocore" / "data"
+    for service in models.iterdir() if models.is_dir() else []:
+        if service.is_dir() and service.name not in KEEP_BOTO:
+            shutil.rmtree(service)
+
+
+def _hooks_dir(work: Path) -> Path:
+    """A PyInstaller hooks directory whose rthooks.dat maps NO_RTHOOKS to an empty script
+    (PyInstaller takes the first directory's hooks for a module; an empty list would not count)."""
+    hooks = work / "hooks"
+    (hooks / "rthooks").mkdir(parents=True, exist_ok=True)
+    (hooks / "rthooks" / "pyi_rth_kloset_skip.py").write_text(
+        '"""Replaces a PyInstaller hook."""\n'
+    )
+    table = {name: ["pyi_rth_kloset_skip.py"] for name in NO_RTHOOKS}
+    (hooks / "rthooks.dat").write_text(repr(table) + "\n")
+    return hooks
 
 
 def freeze(log: bool = True) -> Path:
@@ -114,6 +139,7 @@ def freeze(log: bool = True) -> Path:
         cmd = [str(pyinstaller), "--noconfirm", "--onedir", "--strip", "--name", PROGRAM]
         cmd += ["--log-level", "WARN", "--distpath", str(tmp), "--workpath", str(tmp / "work")]
         cmd += ["--specpath", str(tmp / "work"), "--collect-submodules", "kloset_sdk"]
+        cmd += ["--additional-hooks-dir", str(_hooks_dir(tmp / "work"))]
         cmd += ["--paths", str(ROOT / "sdk"), "--paths", str(ROOT / "integrations")]
         for mod in integrations:
             cmd += ["--collect-submodules", mod]

@@ -22,4 +22,4 @@ class GdriveConnection(Connector[GdriveOptions]):
         return Identity(self.opts.origin, self.type_name, self.opts.path, self.flags)
 
     def ping(self) -> None:
-        self.client.get("root", "id")
+        self.client.ping()

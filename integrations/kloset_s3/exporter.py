@@ -30,9 +30,6 @@ import threading
 from concurrent.futures import Future, wait
 from typing import Any
 
-from boto3.s3.transfer import TransferConfig, create_transfer_manager
-from s3transfer.subscribers import BaseSubscriber
-
 from kloset_sdk import ChunkStream, Exporter, Fatal, FileInfo, Flag, Record
 from kloset_sdk.connector import InitContext
 from kloset_sdk.uploads import UploadPool
@@ -54,18 +51,35 @@ class S3Exporter(S3Connection, Exporter[S3Options]):
     def __init__(self, opts: S3Options, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
         self.s3.ensure_bucket()
+        # The transfer manager needs a second botocore client (~40 ms): made at the first
+        # upload, not in Init (nor in a thread during Init, whose GIL share delays the answer).
+        self._tm: Any = None
+        self._tm_lock = threading.Lock()
+        self.uploads = UploadPool(
+            4 * opts.concurrency, max_bytes=opts.concurrency * opts.part_size, name="s3-upload"
+        )
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _transfer_manager(self) -> Any:
+        from boto3.s3.transfer import TransferConfig, create_transfer_manager
+
+        opts = self.opts
         cfg = TransferConfig(
             multipart_threshold=opts.part_size,
             multipart_chunksize=opts.part_size,
             max_concurrency=4 * opts.concurrency,  # requests: many small files at once
         )
         cfg.max_in_memory_upload_chunks = opts.concurrency  # memory: parts of one stream
-        self.tm = create_transfer_manager(self.s3.transfer_client(), cfg)
-        self.uploads = UploadPool(
-            4 * opts.concurrency, max_bytes=opts.concurrency * opts.part_size, name="s3-upload"
-        )
-        self._lock = threading.Lock()
-        self._reset()
+        return create_transfer_manager(self.s3.transfer_client(), cfg)
+
+    @property
+    def tm(self) -> Any:
+        if self._tm is None:
+            with self._tm_lock:
+                if self._tm is None:
+                    self._tm = self._transfer_manager()
+        return self._tm
 
     def _reset(self) -> None:
         self._keys: dict[str, str] = {}  # pathname -> key, as soon as an upload starts
@@ -115,7 +129,7 @@ class S3Exporter(S3Connection, Exporter[S3Options]):
         self._verify(path, key, len(body), md5)
 
     def _big(self, path: str, key: str, reader: _Joined, size: int) -> None:
-        subs = [_SizeHint(size)] if size > self.opts.part_size * MAX_PARTS else []
+        subs = [_size_hint(size)] if size > self.opts.part_size * MAX_PARTS else []
         up = self.tm.upload(reader, self.target.bucket, key, self._extra(), subscribers=subs)
         self._wait(up, key)
         self._verify(path, key, reader.count, "")
@@ -210,7 +224,8 @@ class S3Exporter(S3Connection, Exporter[S3Options]):
 
     def close(self) -> None:
         self.uploads.close()
-        self.tm.shutdown()
+        if self._tm is not None:
+            self._tm.shutdown()
 
 
 class _Joined(io.RawIOBase):
@@ -244,12 +259,13 @@ class _Joined(io.RawIOBase):
         return data
 
 
-class _SizeHint(BaseSubscriber):  # type: ignore[misc]
-    """Tell s3transfer the size of a huge non-seekable upload, so it grows the part size to
-    stay within 10,000 parts (it cannot know the size of a stream otherwise)."""
+def _size_hint(size: int) -> Any:
+    """A subscriber telling s3transfer the size of a huge non-seekable upload, so it grows the
+    part size to stay within 10,000 parts (it cannot know the size of a stream otherwise)."""
+    from s3transfer.subscribers import BaseSubscriber
 
-    def __init__(self, size: int) -> None:
-        self.size = max(size, MIN_PART)
+    class SizeHint(BaseSubscriber):  # type: ignore[misc]
+        def on_queued(self, future: Any, **kwargs: Any) -> None:
+            future.meta.provide_transfer_size(max(size, MIN_PART))
 
-    def on_queued(self, future: Any, **kwargs: Any) -> None:
-        future.meta.provide_transfer_size(self.size)
+    return SizeHint()
