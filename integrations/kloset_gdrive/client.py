@@ -23,6 +23,7 @@ from urllib.parse import quote
 from kloset_sdk import KlosetError
 from kloset_sdk.errors import QuotaExceeded
 from kloset_sdk.http import Rest, paced, process_pacer
+from kloset_sdk.lazy import OnFirstUse
 from kloset_sdk.retry import Pacer
 
 from . import auth
@@ -69,18 +70,14 @@ class DriveClient:
         self.has_generate_ids = True  # False once the service answered 404/501 to generateIds
         self._refresh_lock = threading.Lock()
         self.rest = Rest(self.pacer, _error_hook, self._new_session, opts.timeout)
-        self._service: Any = None
-        self._service_lock = threading.Lock()
+        # Importing googleapiclient and parsing its 250 KB discovery document cost ~130 ms,
+        # which `ping` (Init) does without.
+        self._service = OnFirstUse(self._build_service)
 
     @property
     def service(self) -> Any:
-        """The googleapiclient service, built on first use: importing googleapiclient and
-        parsing its 250 KB discovery document cost ~130 ms, which `ping` (Init) does without."""
-        if self._service is None:
-            with self._service_lock:
-                if self._service is None:
-                    self._service = self._build_service()
-        return self._service
+        """The googleapiclient service, built on first use."""
+        return self._service.get()
 
     def _build_service(self) -> Any:
         from googleapiclient import discovery_cache

@@ -32,6 +32,7 @@ from typing import Any
 
 from kloset_sdk import ChunkStream, Exporter, Fatal, FileInfo, Flag, Record
 from kloset_sdk.connector import InitContext
+from kloset_sdk.lazy import OnFirstUse
 from kloset_sdk.uploads import UploadPool
 
 from .client import translate
@@ -53,8 +54,7 @@ class S3Exporter(S3Connection, Exporter[S3Options]):
         self.s3.ensure_bucket()
         # The transfer manager needs a second botocore client (~40 ms): made at the first
         # upload, not in Init (nor in a thread during Init, whose GIL share delays the answer).
-        self._tm: Any = None
-        self._tm_lock = threading.Lock()
+        self._tm = OnFirstUse(self._transfer_manager)
         self.uploads = UploadPool(
             4 * opts.concurrency, max_bytes=opts.concurrency * opts.part_size, name="s3-upload"
         )
@@ -75,11 +75,7 @@ class S3Exporter(S3Connection, Exporter[S3Options]):
 
     @property
     def tm(self) -> Any:
-        if self._tm is None:
-            with self._tm_lock:
-                if self._tm is None:
-                    self._tm = self._transfer_manager()
-        return self._tm
+        return self._tm.get()
 
     def _reset(self) -> None:
         self._keys: dict[str, str] = {}  # pathname -> key, as soon as an upload starts
@@ -224,8 +220,8 @@ class S3Exporter(S3Connection, Exporter[S3Options]):
 
     def close(self) -> None:
         self.uploads.close()
-        if self._tm is not None:
-            self._tm.shutdown()
+        if self._tm.built:
+            self._tm.get().shutdown()
 
 
 class _Joined(io.RawIOBase):
