@@ -116,7 +116,9 @@ def _fast_first(ciphers: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class SFTPSession:
-    def __init__(self, opts: SFTPOptions, concurrency: int) -> None:
+    def __init__(self, opts: SFTPOptions, concurrency: int, *, connect_now: bool = True) -> None:
+        """Connected before returning, or (`connect_now=False`) in a background thread, so
+        that the caller's first call waits for that connection and reports its failure."""
         _quiet_paramiko()
         self.endpoint: Endpoint = resolve(opts)
         self._creds = Credentials(opts)
@@ -137,9 +139,30 @@ class SFTPSession:
         self._extensions: frozenset[str] | None = None
         self._last_failure: tuple[float, Exception | None] = (0.0, None)  # last reconnect
         self.pacer = Pacer(RetryPolicy(attempts=opts.max_retries, base_delay=0.2, max_delay=1.0))
-        with self._cond:
-            self._connect_locked()
-        self.root = self.run(lambda ch: self._absolute(ch, self.endpoint.root), "root")
+        root = self.endpoint.root
+        self._root: str | None = root if root.startswith("/") else None
+        if connect_now:
+            with self._cond:
+                self._connect_locked()
+            self._root = self.root
+        else:
+            threading.Thread(target=self._warm, name="sftp-connect", daemon=True).start()
+
+    def _warm(self) -> None:
+        """Connect and open the first channel; a failure is only logged here: the first call
+        connects again and reports it, in its own context."""
+        try:
+            self.release(self.acquire())
+        except Exception as exc:
+            log.debug("background connect to %s failed: %s", self.where, exc)
+
+    @property
+    def root(self) -> str:
+        """The absolute root; a relative one is resolved against the login directory."""
+        if self._root is None:
+            rel = self.endpoint.root
+            self._root = self.run(lambda ch: self._absolute(ch, rel), "root")
+        return self._root
 
     @property
     def where(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from kloset_sdk import Identity, InitContext
 from kloset_sdk.connector import Connector
 
@@ -10,11 +12,18 @@ from .options import DEFAULT_CONCURRENCY, SFTPOptions
 
 
 class SFTPConnection(Connector[SFTPOptions]):
-    """One SSH session (a pool of SFTP channels), opened at Init."""
+    """One SSH session (a pool of SFTP channels), opened at Init, or from Init on in the
+    background where `connect_at_init` is false."""
+
+    connect_at_init: ClassVar[bool] = True
 
     def __init__(self, opts: SFTPOptions, ctx: InitContext) -> None:
         super().__init__(opts, ctx)
-        self.session = SFTPSession(opts, opts.concurrency or self._default_concurrency(ctx))
+        self.session = SFTPSession(
+            opts,
+            opts.concurrency or self._default_concurrency(ctx),
+            connect_now=self.connect_at_init,
+        )
 
     @staticmethod
     def _default_concurrency(ctx: InitContext) -> int:

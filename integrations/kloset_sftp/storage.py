@@ -48,6 +48,10 @@ def temp_name(path: str) -> str:
 class SFTPStorage(SFTPConnection, ObjectStore[SFTPOptions]):
     type_name = "sftp"
     resources = frozenset(LISTED)
+    # Plakar's Create or Open follows Init at once and fails cleanly on its own: the SSH
+    # handshake (about 100 ms of the server forking and the key exchange) overlaps Init's
+    # answer instead of delaying it.
+    connect_at_init = False
 
     @staticmethod
     def _default_concurrency(ctx: InitContext) -> int:

@@ -93,15 +93,19 @@ def test_refused_login_says_what_was_tried(sshd: SSHD, no_home: Path, tmp_path: 
 
 
 def test_secrets_never_reach_stderr_or_messages(sshd: SSHD, tmp_path: Path) -> None:
-    """A failing password login with debug logging on: the password appears nowhere."""
+    """A failing password login with debug logging on: the password appears nowhere. The
+    storage connects in the background from Init on, so the refusal is first logged there (at
+    debug) and then answered to Open."""
     secret = "Sup3r-Secret-Passw0rd"
     config = {**without(base_config(sshd, "/"), "identity"), "password": secret}
     log = tmp_path / "stderr"
     env = {**os.environ, "KLOSET_LOG": "debug", "HOME": str(tmp_path)}
     env.pop("SSH_AUTH_SOCK", None)
     with log.open("w") as err, PluginProcess(plugin_argv("sftp", "storage"), env, err) as proc:
+        store = StoreClient(proc)
+        store.init(config)
         with pytest.raises(grpc.RpcError) as ei:
-            StoreClient(proc).init(config)
+            store.open()
     assert secret not in (ei.value.details() or "")
     text = log.read_text()
     assert "refused" in text or "refused" in (ei.value.details() or "")

@@ -33,12 +33,15 @@ def strange_key_line(host: str) -> tuple[str, str]:
 
 
 def test_unknown_host_key_refused_by_default(sshd: SSHD, no_home: Path) -> None:
-    """No known_hosts option and an empty ~/.ssh: Init fails, saying how to trust the key."""
+    """No known_hosts option and an empty ~/.ssh: the store's first call (Open; the storage
+    connects in the background from Init on) fails, saying how to trust the key."""
     config = base_config(sshd, "/")
     del config["known_hosts"]
     with PluginProcess(plugin_argv("sftp", "storage"), env={"HOME": str(no_home)}) as proc:
+        store = StoreClient(proc)
+        store.init(config)
         with pytest.raises(grpc.RpcError) as ei:
-            StoreClient(proc).init(config)
+            store.open()
     msg = ei.value.details() or ""
     assert f"[{sshd.host}]:{sshd.port} is unknown" in msg, msg
     assert sshd.host_key_fingerprint in msg
