@@ -44,6 +44,8 @@ from typing import NoReturn
 
 import grpc
 
+from .memory import keep_large_buffers_mapped
+
 log = logging.getLogger(__name__)
 
 F_SETPIPE_SZ = 1031
@@ -357,6 +359,7 @@ def serve_stdio(register: Register, workers: int | None = None) -> NoReturn:
 
     SIGINT stops the same way and exits 130 (see the module docstring).
     """
+    keep_large_buffers_mapped()
     host_gone = threading.Event()
 
     def note_sigint(signum: int, frame: object) -> None:

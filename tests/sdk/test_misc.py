@@ -51,6 +51,7 @@ SUBMODULES = {
     "importer",
     "http",
     "layout",
+    "memory",
     "lazy",
     "objectstore",
     "readahead",
