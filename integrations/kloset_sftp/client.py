@@ -27,6 +27,7 @@ import paramiko
 from kloset_sdk import Fatal, KlosetError, NotFound, PermissionDenied
 from kloset_sdk.retry import Pacer, Retry, RetryPolicy
 
+from . import tcp
 from .auth import Credentials
 from .channel import Channel
 from .endpoint import Endpoint, Hop, resolve
@@ -195,7 +196,7 @@ class SFTPSession:
         sock: Any
         try:
             if via is None:
-                sock = socket.create_connection((hop.host, hop.port), timeout=self._timeout)
+                sock = tcp.connect(hop.host, hop.port, self._timeout)
             else:
                 sock = via.open_channel(
                     "direct-tcpip", (hop.host, hop.port), ("127.0.0.1", 0), timeout=self._timeout
