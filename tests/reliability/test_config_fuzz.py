@@ -200,19 +200,19 @@ def _loopback_only() -> Iterator[None]:
         socket.getaddrinfo = real
 
 
-def _fast_boto3(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One boto3 session for every example: a new one costs ~0.5 s of JSON loading."""
+def _fast_botocore(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One botocore session for every example: a new one costs ~0.5 s of JSON loading."""
     try:
-        import boto3
+        import botocore.session
     except ImportError:
         return
-    shared = boto3.session.Session()
-    real = boto3.session.Session
+    shared = botocore.session.Session()
+    real = botocore.session.Session
 
     def session(*args: Any, **kw: Any) -> Any:
-        return shared if not args and not kw.get("profile_name") else real(*args, **kw)
+        return shared if not args and not kw.get("profile") else real(*args, **kw)
 
-    monkeypatch.setattr(boto3.session, "Session", session)
+    monkeypatch.setattr(botocore.session, "Session", session)
 
 
 def init_in_process(subj: Subject, config: Mapping[str, str]) -> BaseException | None:
@@ -323,7 +323,7 @@ def test_config_mutations_in_process(
     """Init in-process with 40 broken configs: one clear line naming the key, or a legal value"""
     subs = subjects(connector, request, tmp_path)
     assert [s.kind for s in subs] == list(KINDS), f"{connector}: kinds {[s.kind for s in subs]}"
-    _fast_boto3(monkeypatch)
+    _fast_botocore(monkeypatch)
     for s in subs:  # the unbroken configs work
         exc = init_in_process(s, s.base)
         assert exc is None, f"{s.kind}: the base config fails: {exc}"
