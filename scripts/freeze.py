@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import gzip
 import hashlib
 import importlib.metadata
+import json
 import os
 import platform
 import shutil
@@ -60,11 +62,14 @@ KEEP_BOTO = {"s3", "sts", "sso", "sso-oidc", "signin"}
 #: its process pool, unused, starts any), pkgutil.iter_modules over the archive, and
 #: inspect.getsource of frozen code. An empty list in our hooks directory overrides PyInstaller's.
 NO_RTHOOKS = ("multiprocessing", "pkgutil", "inspect")
-#: Native code and data of the onedir (under _internal/) that only some integrations import:
-#: each package drops the rest (its pure Python stays in the program's archive, unused).
+#: What of the onedir (under _internal/) only some integrations import:
+#: each package drops the rest.
 ONLY_FOR = {
     "boto3": {"s3"},
     "botocore": {"s3"},
+    "s3transfer": {"s3"},
+    "paramiko": {"sftp"},
+    "msal": {"onedrive"},
     "nacl": {"sftp"},
     "bcrypt": {"sftp"},
     "googleapiclient": {"gdrive"},
@@ -101,6 +106,24 @@ def _prune(internal: Path) -> None:
     for service in models.iterdir() if models.is_dir() else []:
         if service.is_dir() and service.name not in KEEP_BOTO:
             shutil.rmtree(service)
+    if models.is_dir():
+        _trim_endpoints(models)
+
+
+def _trim_endpoints(models: Path) -> None:
+    """endpoints.json down to the kept services: every client creation parses it, and its
+    1.2 MB (~450 services in 8 partitions) cost ~20 ms of the s3 exporter's Init."""
+    prefixes = set(KEEP_BOTO)
+    for model in models.glob("*/*/service-2.json*"):
+        raw = model.read_bytes()
+        doc = json.loads(gzip.decompress(raw) if model.suffix == ".gz" else raw)
+        prefixes.add(doc["metadata"]["endpointPrefix"])
+    path = models / "endpoints.json"
+    doc = json.loads(path.read_text())
+    for partition in doc["partitions"]:
+        services = partition["services"]
+        partition["services"] = {k: v for k, v in services.items() if k in prefixes}
+    path.write_text(json.dumps(doc, indent=1) + "\n")
 
 
 def _hooks_dir(work: Path) -> Path:
@@ -138,6 +161,9 @@ def freeze(log: bool = True) -> Path:
         integrations = [f"kloset_{n}" for n in ALL]
         cmd = [str(pyinstaller), "--noconfirm", "--onedir", "--strip", "--name", PROGRAM]
         cmd += ["--log-level", "WARN", "--distpath", str(tmp), "--workpath", str(tmp / "work")]
+        # Modules as .pyc files under _internal/, not in the zlib archive: every connector
+        # starts 25-50 ms sooner (no decompression, C-level imports), for ~12 MB more on disk.
+        cmd += ["--debug", "noarchive"]
         cmd += ["--specpath", str(tmp / "work"), "--collect-submodules", "kloset_sdk"]
         cmd += ["--additional-hooks-dir", str(_hooks_dir(tmp / "work"))]
         cmd += ["--paths", str(ROOT / "sdk"), "--paths", str(ROOT / "integrations")]
