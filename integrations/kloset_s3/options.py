@@ -101,7 +101,7 @@ class S3Options:
         help="SSE-KMS: encrypt new objects with this KMS key (ID, ARN or alias/...).",
     )
     part_size: int = common.part_size(
-        16 * MiB,
+        8 * MiB,
         minimum=MIN_PART,
         maximum=MAX_PART,
         help="Bytes per multipart part; smaller objects go in one PUT. Grown automatically"

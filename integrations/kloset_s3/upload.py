@@ -5,7 +5,8 @@ The host sends a packfile as 1 MiB chunks and never says how long it is (§6.5).
 goes in one PUT. Otherwise a multipart upload starts and at most `concurrency` parts of
 `part_size` exist at once, counting the one being filled (the Go store, through minio, could
 allocate ~528 MiB per upload of unknown size). Parts double in size every 2,000 parts, so the
-10,000-part limit is only reached past ~31 x part_size x 2,000 bytes (about 1 TiB at 16 MiB).
+10,000-part limit is only reached past ~31 x part_size x 2,000 bytes (about 480 GiB at 8 MiB;
+Plakar's packfiles are far smaller).
 
 Nothing is visible before the end: a single PUT is sent only after the stream reached EOF, and
 a multipart upload is completed only then. Any failure (a part that keeps failing, or the host

@@ -1,6 +1,6 @@
 """The shared conformance suites (kloset_sdk.testing) against a real SeaweedFS.
 
-16 MiB is one PUT at the default part size; 40 MiB is a three-part multipart upload. The
+8 MiB is one PUT at the default part size; 40 MiB is a multipart upload. The
 second class repeats the suite with SSE-C, Content-MD5 and 5 MiB parts (every big object is
 multipart), under a prefix. The importer reads a small seeded bucket; the exporter writes
 into a fresh one, read back with boto3.
@@ -30,7 +30,7 @@ from tests.integrations.s3.conftest import new_bucket, seaweed_config
 class TestS3Storage(Connector, StorageConformance, StorageLifecycle):
     connector = "s3"
     proto = "s3"
-    big_sizes = (16 * MiB, 40 * MiB + 7)
+    big_sizes = (8 * MiB, 40 * MiB + 7)
 
     @pytest.fixture(scope="class")
     @classmethod
