@@ -91,7 +91,7 @@ def cache_key() -> str:
     h = hashlib.sha256()
     for path in _sources():
         h.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
-    h.update(f"{sys.version}\0{platform.machine()}".encode())
+    h.update(f"{sys.version}\0{platform.machine()}\0{os.confstr('CS_GNU_LIBC_VERSION')}".encode())
     dists = sorted(f"{d.metadata['Name']}=={d.version}" for d in importlib.metadata.distributions())
     h.update("\n".join(dists).encode())
     return h.hexdigest()[:20]
@@ -139,6 +139,30 @@ def _hooks_dir(work: Path) -> Path:
     return hooks
 
 
+def glibc_floor() -> tuple[int, int]:
+    """The build machine's glibc: libpython and the stdlib's extensions are linked against it,
+    so the frozen program needs at least that version."""
+    have = os.confstr("CS_GNU_LIBC_VERSION") or ""  # "glibc 2.36"
+    name, _, version = have.partition(" ")
+    major, _, minor = version.partition(".")
+    if name != "glibc" or not major.isdigit():
+        raise SystemExit(f"freeze: the build machine has no glibc ({have!r})")
+    return int(major), int(minor.split(".")[0] or 0)
+
+
+def compile_wrapper(cc: str, out: Path, floor: tuple[int, int]) -> None:
+    """scripts/freeze_exec.c -> out, refusing to start on a glibc older than `floor`."""
+    major, minor = floor
+    proc = subprocess.run(
+        [cc, "-O2", "-s", f"-DGLIBC_FLOOR_MAJOR={major}", f"-DGLIBC_FLOOR_MINOR={minor}"]
+        + ["-o", str(out), str(SCRIPTS / "freeze_exec.c")],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"freeze: compiling the exec wrapper failed:\n{proc.stderr}")
+
+
 def freeze(log: bool = True) -> Path:
     """The cached build directory (onedir `kloset-connector/` and the `exec` wrapper)."""
     key = cache_key()
@@ -177,14 +201,7 @@ def freeze(log: bool = True) -> Path:
         if proc.returncode != 0:
             raise SystemExit(f"freeze: pyinstaller failed:\n{proc.stderr[-4000:]}")
         _prune(tmp / PROGRAM / "_internal")
-        wrapper = tmp / "exec"
-        proc = subprocess.run(
-            [cc, "-O2", "-s", "-o", str(wrapper), str(SCRIPTS / "freeze_exec.c")],
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0:
-            raise SystemExit(f"freeze: compiling the exec wrapper failed:\n{proc.stderr}")
+        compile_wrapper(cc, tmp / "exec", glibc_floor())
         shutil.rmtree(tmp / "work")
         (tmp / "BUILT").write_text(f"{time.monotonic() - t0:.1f}\n")
         try:
