@@ -1,8 +1,9 @@
 """The self-contained packages (`scripts/package --frozen`) under the real plakar, no Python.
 
-The frozen posixfs and s3 packages are installed with `plakar pkg add` into a Plakar home
-whose PATH holds no interpreter at all (a launcher package, `#!/usr/bin/env python3`, cannot
-start there), then serve as store, source and destination of backups, checks and restores.
+The frozen package of every integration is installed with `plakar pkg add` into a Plakar
+home whose PATH holds no interpreter at all (a launcher package, `#!/usr/bin/env python3`,
+cannot start there). posixfs then serves as store, source and destination of a backup, check
+and restore; s3, sftp, gdrive and onedrive each as the repository of one.
 The freeze is cached under .build/frozen/ by a hash of the sources (scripts/freeze.py), so
 an unchanged tree only repacks.
 """
@@ -19,12 +20,12 @@ import pytest
 
 from kloset_sdk.harness.plakar import PTAR_NAME, PlakarHome
 from tests.conftest import ROOT
-from tests.e2e.backends import E2EBackends, files_below
+from tests.e2e.backends import NAMES, PROTOCOL, E2EBackends, files_below
 from tests.e2e.conftest import PASSPHRASE
 from tests.e2e.run import add_config, ok, snapshots
 from tests.e2e.trees import MiB, digests, snapshot_of, write_kinds_tree
 
-FROZEN = {"fs": "posixfs-frozen", "s3": "s3-frozen"}
+FROZEN = {n: f"{PROTOCOL[n]}-frozen" for n in NAMES}
 
 
 @pytest.fixture(scope="module")
@@ -100,13 +101,19 @@ def test_posixfs_store_source_and_destination(bare: PlakarHome, tmp_path: Path) 
     assert digests(files_below(dst)) == digests(files_below(src))
 
 
-def test_s3_store(bare: PlakarHome, e2e_backends: E2EBackends, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "fs"])
+def test_remote_store(
+    name: str, bare: PlakarHome, e2e_backends: E2EBackends, tmp_path: Path
+) -> None:
+    """Each remote integration's frozen package as the repository: create, backup, check,
+    restore (to local disk through Plakar's built-in fs), against the real servers and the
+    emulators."""
     src = tmp_path / "src"
     write_kinds_tree(src, big=8 * MiB)
-    spot = e2e_backends.spot("s3")
+    spot = e2e_backends.spot(name)
     store = add_config(bare, "store", spot.location, spot.kv())
     ok(bare.run("at", store, "create"), "create")
-    assert spot.files(), "create wrote nothing to the bucket"
+    assert spot.files(), f"create wrote nothing to the {name} spot"
     out = ok(bare.run("at", store, "backup", "-no-progress", str(src)), "backup")
     assert "backup completed without errors" in out, out
     out = ok(bare.run("at", store, "check"), "check")
