@@ -25,29 +25,34 @@ def test_a_threshold_from_glibc_tunables_wins(monkeypatch: pytest.MonkeyPatch) -
 
 
 @glibc
-def test_a_freed_large_buffer_goes_back_to_the_kernel() -> None:
-    """Without the fixed threshold, freeing one 8 MiB buffer raises glibc's threshold, and the
-    next 1 MiB buffers come from a heap; with it, each still gets its own mapping (mallinfo2's
-    hblkhd: the bytes glibc holds in mmapped blocks)."""
+def test_parts_keep_their_own_mapping_and_chunks_stay_in_the_heap() -> None:
+    """Without the fixed threshold, freeing one 16 MiB buffer raises glibc's threshold, and the
+    next 4 MiB buffers come from a heap; with it, each still gets its own mapping, while 1 MiB
+    chunks come from the heap (mallinfo2's hblkhd: the bytes glibc holds in mmapped blocks)."""
     probe = """
 import ctypes, sys
 from kloset_sdk.memory import keep_large_buffers_mapped
 if sys.argv[1] == "fixed":
     keep_large_buffers_mapped()
-b = bytearray(8 << 20)
-del b
-keep = [bytearray(1 << 20) for _ in range(16)]
 class Info(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in "arena ordblks smblks hblks hblkhd usmblks "
                 "fsmblks uordblks fordblks keepcost".split()]
 f = ctypes.CDLL(None).mallinfo2
 f.restype = Info
-print(f().hblkhd >> 20)
+b = bytearray(16 << 20)
+del b
+base = f().hblkhd
+chunks = [bytearray(1 << 20) for _ in range(16)]
+after_chunks = f().hblkhd
+parts = [bytearray(4 << 20) for _ in range(8)]
+print((after_chunks - base) >> 20, (f().hblkhd - after_chunks) >> 20)
 """
     mapped = {}
     for mode in ("fixed", "default"):
         out = subprocess.run(
             [sys.executable, "-c", probe, mode], capture_output=True, text=True, check=True
         )
-        mapped[mode] = int(out.stdout)
-    assert mapped["fixed"] >= 16 > mapped["default"], mapped
+        chunks, parts = (int(n) for n in out.stdout.split())
+        mapped[mode] = (chunks, parts)
+    assert mapped["fixed"][0] == 0, mapped  # 1 MiB chunks: from the heap
+    assert mapped["fixed"][1] >= 32 > mapped["default"][1], mapped  # 4 MiB parts: mapped
