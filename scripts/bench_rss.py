@@ -1,14 +1,16 @@
 """Peak RSS of our s3 storage under `plakar backup` and `plakar restore`, per malloc setting.
 
-    .venv/bin/python scripts/bench_rss.py [--mib 1024] [--rounds 1] [SETTING...]
+    .venv/bin/python scripts/bench_rss.py [--mib 1024] [--rounds 1] [--store KEY=VALUE]...
+        [SETTING...]
 
-SETTING is any of base, mmap128k, arena2, both (default: all): extra GLIBC_TUNABLES given to
-plakar and so to the plugins it spawns. base is the plugins' own setting (kloset_sdk.memory
-fixes the mmap threshold at 128 KiB); to see glibc's default, run this at a commit before
-kloset_sdk.memory. One SeaweedFS; a mixed tree of --mib MiB (as in
-scripts/bench_plakar.py); every round backs up into a new repository and restores it, and
-prints the wall time and the peak summed RSS of plakar's descendants (the storage server and
-its relay process), sampled every 10 ms.
+SETTING is any of base, mmap128k, mmap2m, mmap4m, arena2, both (default: all): extra
+GLIBC_TUNABLES given to plakar and so to the plugins it spawns. base is the plugins' own
+setting (kloset_sdk.memory fixes the mmap threshold at 2 MiB); to see glibc's default, run
+this at a commit before kloset_sdk.memory. --store adds a key to the s3 store's config
+(e.g. part_size=5242880, concurrency=2), for every round. One SeaweedFS; a mixed tree of
+--mib MiB (as in scripts/bench_plakar.py); every round backs up into a new repository and
+restores it, and prints the wall time and the peak summed RSS of plakar's descendants (the
+storage server and its relay process), sampled every 10 ms.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from tests.emulators.seaweedfs import SeaweedFS  # noqa: E402
 SETTINGS = {
     "base": "",
     "mmap128k": "glibc.malloc.mmap_threshold=131072",
+    "mmap2m": "glibc.malloc.mmap_threshold=2097152",
+    "mmap4m": "glibc.malloc.mmap_threshold=4194304",
     "arena2": "glibc.malloc.arena_max=2",
     "both": "glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072",
 }
@@ -41,12 +45,22 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mib", type=int, default=1024, help="MiB of the mixed tree (default 1024)")
     ap.add_argument("--rounds", type=int, default=1, help="rounds over the settings (default 1)")
+    ap.add_argument(
+        "--store",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a key of the s3 store's config (repeatable)",
+    )
     ap.add_argument("settings", nargs="*", help=f"of {', '.join(SETTINGS)} (default: all)")
     a = ap.parse_args(argv)
     unknown = [s for s in a.settings if s not in SETTINGS]
     if unknown:
         ap.error(f"unknown setting {unknown[0]!r}: choose from {', '.join(SETTINGS)}")
     a.settings = a.settings or list(SETTINGS)
+    extra = dict(kv.split("=", 1) for kv in a.store if "=" in kv)
+    if len(extra) != len(a.store):
+        ap.error("--store takes KEY=VALUE")
     work = Path(tempfile.mkdtemp(prefix="bench-rss-", dir="/tmp"))
     server: SeaweedFS | None = None
     try:
@@ -68,6 +82,7 @@ def main(argv: list[str]) -> int:
             "access_key": server.access_key,
             "secret_access_key": server.secret_key,
             "use_tls": "false",
+            **extra,
         }
         print("| setting | backup | backup peak | restore | restore peak |")
         print("|---|---:|---:|---:|---:|")
