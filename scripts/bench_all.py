@@ -1,7 +1,8 @@
 """Run every benchmark section and write one table to docs/BENCHMARKS.md.
 
 Each section is a module with `run(quick) -> rows` (figure, ours, reference, ratio, unit, and
-optionally spread: a section whose rows carry it gets a spread column).
+optionally spread: a section whose rows carry it gets a spread column); a section without a
+reference (the scale curve) renders its own table with `render(rows)`.
 Throughput, time and memory figures are the median of at least 3 runs, ours and the reference
 interleaved; request counts are exact (one run). A module may name its reference column
 (`REFERENCE`, e.g. "rclone (modelled, not run)") and add a `NOTE` printed under its table.
@@ -30,6 +31,7 @@ SECTIONS = [
     ("Google Drive (requests to the emulator, vs a model of rclone's)", "bench_drive"),
     ("OneDrive (requests to the emulator, vs a model of rclone's)", "bench_onedrive"),
     ("Under the real Plakar (s3 vs refs3, posixfs vs built-in fs)", "bench_plakar"),
+    ("Scale (an import's time, requests and peak RSS as the source grows)", "bench_scale"),
 ]
 
 
@@ -98,6 +100,10 @@ def main(argv: list[str]) -> int:
             out += [f"\n### {title}\n", "```", traceback.format_exc()[-2000:], "```"]
             continue
         mod = sys.modules[mod_name]
+        render = getattr(mod, "render", None)
+        if render is not None:  # a section with a table of its own (no reference column)
+            out += [f"\n### {title}\n", render(rows)]
+            continue
         reference = getattr(mod, "REFERENCE", "reference")
         spread = any("spread" in r for r in rows)
         out += [
