@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from kloset_s3.importer import S3Importer
 from kloset_s3.options import S3Options
@@ -16,15 +17,30 @@ from tests.emulators.seaweedfs import SeaweedFS
 from tests.integrations.s3.conftest import Moto, new_bucket, seaweed_config
 
 
+def operation(method: str, url: str) -> str:
+    """The S3 operation of a request, for the ones these tests count."""
+    query = urlsplit(url).query
+    if method == "HEAD":
+        return "HeadObject"
+    if method == "GET" and query.startswith("tagging"):
+        return "GetObjectTagging"
+    if method == "GET" and "list-type=2" in query:
+        return "ListObjectsV2"
+    return f"{method} {query}"
+
+
 def records(cfg: dict[str, str], ops: list[str] | None = None) -> dict[str, Record]:
     """Every record by path (xattrs as path#name); `ops` collects the S3 operations sent."""
     imp = S3Importer(parse(S3Options, cfg, "importer"), InitContext("importer", "s3", cfg))
-    if ops is not None:
+    if ops is not None:  # counted where every request leaves, botocore's or the quick HEAD's
+        session = imp.s3.raw._endpoint.http_session
+        send = session.send
 
-        def watch(model: Any, **_: Any) -> None:
-            ops.append(model.name)
+        def watch(request: Any) -> Any:
+            ops.append(operation(request.method, request.url))
+            return send(request)
 
-        imp.s3.raw.meta.events.register("before-call.s3", watch)
+        session.send = watch
     out = {}
     for rec in imp.records():
         key = rec.pathname + ("#" + rec.xattr_name if rec.is_xattr else "")
