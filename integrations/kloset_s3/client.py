@@ -15,7 +15,6 @@ import base64
 import hashlib
 import logging
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -188,8 +187,10 @@ class S3Client:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
             log.warning("tls_insecure_no_verify: the endpoint's certificate is not checked")
         self.raw: Any = self._make({"total_max_attempts": 1})
-        self._quick: QuickRequests | None | bool = False  # False: not built yet
-        self._quick_lock = threading.Lock()
+        # Built here, off Init's path like the client (it asks the endpoint ruleset once).
+        self.quick = (
+            None if self.ssec_key else QuickRequests.build(self.raw, self.bucket, self._region)
+        )
 
     def _make(self, retries: dict[str, Any]) -> Any:
         try:
@@ -284,9 +285,8 @@ class S3Client:
 
     # -- small operations -----------------------------------------------------------------
     def head(self, key: str) -> dict[str, Any] | None:
-        quick = self.quick()
-        if quick is not None:
-            found = quick.head(key)
+        if self.quick is not None:
+            found = self.quick.head(key)
             if found is not ASK:
                 self._reached = True
                 return found  # type: ignore[no-any-return]
@@ -297,18 +297,6 @@ class S3Client:
         except NotFound:
             return None
         return resp
-
-    def quick(self) -> QuickRequests | None:
-        """Built at the first use (it asks the endpoint ruleset once); never with SSE-C."""
-        if self._quick is False:
-            with self._quick_lock:
-                if self._quick is False:
-                    self._quick = (
-                        None
-                        if self.ssec_key
-                        else QuickRequests.build(self.raw, self.bucket, self._region)
-                    )
-        return self._quick  # type: ignore[return-value]
 
     def put_bytes(self, key: str, data: bytes | bytearray, **extra: Any) -> dict[str, Any]:
         args = {**self.sse_write(), **self.checksum(data), **extra}

@@ -77,7 +77,7 @@ class ObjectStream:
 
     def _get(self, params: dict[str, Any]) -> Any:
         """The quick path (quick.py) where it can answer, else botocore's."""
-        quick = None if "ChecksumMode" in params else self._s3.quick()
+        quick = None if "ChecksumMode" in params else self._s3.quick
         if quick is not None:
             resp = quick.get(self._key, params.get("Range", ""), params.get("IfMatch", ""))
             if resp is not ASK:

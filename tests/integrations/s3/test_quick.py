@@ -57,7 +57,7 @@ def comparable(head: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("key", KEYS)
 def test_same_answer_as_boto3(seaweedfs: SeaweedFS, bucket: str, key: str) -> None:
     s3 = client(seaweed_config(seaweedfs, bucket))
-    quick = s3.quick()
+    quick = s3.quick
     assert isinstance(quick, QuickRequests), "the quick path is off against SeaweedFS"
     got = quick.head(key)
     assert got is not ASK and got is not None
@@ -69,7 +69,7 @@ def test_same_answer_as_boto3(seaweedfs: SeaweedFS, bucket: str, key: str) -> No
 
 def test_missing_key_is_none(seaweedfs: SeaweedFS, bucket: str) -> None:
     s3 = client(seaweed_config(seaweedfs, bucket))
-    quick = s3.quick()
+    quick = s3.quick
     assert quick is not None
     assert quick.head("no/such/key") is None
     assert s3.head("no/such/key") is None
@@ -79,7 +79,7 @@ def test_refused_request_goes_through_botocore(seaweedfs: SeaweedFS, bucket: str
     """A wrong secret: the quick path answers ASK and the user reads botocore's message."""
     cfg = {**seaweed_config(seaweedfs, bucket), "secret_access_key": "wrong" * 8}
     s3 = client(cfg)
-    quick = s3.quick()
+    quick = s3.quick
     assert quick is not None
     assert quick.head("plain") is ASK
     with pytest.raises(PermissionDenied, match="secret_access_key"):
@@ -91,7 +91,7 @@ def test_off_with_sse_c(seaweedfs: SeaweedFS, bucket: str) -> None:
         **seaweed_config(seaweedfs, bucket),
         "sse_customer_key": base64.b64encode(b"k" * 32).decode(),
     }
-    assert client(cfg).quick() is None
+    assert client(cfg).quick is None
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -99,7 +99,7 @@ def test_off_with_sse_c(seaweedfs: SeaweedFS, bucket: str) -> None:
 def test_get_same_as_boto3(seaweedfs: SeaweedFS, bucket: str, key: str, range_: str) -> None:
     """Against the client's own botocore path, which it stands in for (same config)."""
     s3 = client(seaweed_config(seaweedfs, bucket))
-    quick = s3.quick()
+    quick = s3.quick
     assert quick is not None
     got = quick.get(key, range_)
     assert got is not ASK
@@ -112,7 +112,7 @@ def test_get_same_as_boto3(seaweedfs: SeaweedFS, bucket: str, key: str, range_: 
 def test_get_refusals_go_through_botocore(seaweedfs: SeaweedFS, bucket: str) -> None:
     """A missing key, a changed ETag, a range past the end: ASK, and the SDK's errors."""
     s3 = client(seaweed_config(seaweedfs, bucket))
-    quick = s3.quick()
+    quick = s3.quick
     assert quick is not None
     assert quick.get("no/such/key") is ASK
     assert quick.get("plain", if_match='"0123456789abcdef0123456789abcdef"') is ASK
