@@ -139,7 +139,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         children, ids = seed(emu, files, folders)
         per_folder = rclone_requests(children, 1)
         fast_list = rclone_requests(children, GROUP)
-        cfg = config(emu, str(Path(tmp) / "state.json"))
+        cfg = config(emu, str(Path(tmp) / "state.sqlite"))
         emu.reset_stats()
         t0 = time.monotonic()
         first = full_run(cfg)

@@ -135,7 +135,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             ),
         ]
 
-        state = ROOT / ".build" / "bench-onedrive-delta.json"
+        state = ROOT / ".build" / "bench-onedrive-delta.sqlite"
         state.parent.mkdir(exist_ok=True)
         state.unlink(missing_ok=True)
         dcfg = {**cfg, "incremental": "true", "state_file": str(state)}

@@ -107,7 +107,7 @@ def bench_gdrive(size: int) -> list[dict[str, Any]]:
 
     with DriveEmulator() as emu, tempfile.TemporaryDirectory() as tmp:
         _, ids = bench_drive.seed(emu, size, max(1, size // PER_FOLDER))
-        cfg = bench_drive.config(emu, str(Path(tmp) / "state.json"))
+        cfg = bench_drive.config(emu, str(Path(tmp) / "state.sqlite"))
         emu.reset_stats()
         took, files, rss = one_import("gdrive", cfg, lambda rec: False)
         rows = [_row("gdrive", size, "full", took, bench_drive.metadata(emu.stats), rss)]
@@ -127,7 +127,7 @@ def bench_onedrive(size: int) -> list[dict[str, Any]]:
 
     with GraphEmulator() as emu, tempfile.TemporaryDirectory() as tmp:
         bench_onedrive._seed(emu, size, max(1, size // PER_FOLDER))
-        state = str(Path(tmp) / "state.json")
+        state = str(Path(tmp) / "state.sqlite")
         cfg = {**app_config(emu), "incremental": "true", "state_file": state}
         emu.reset_stats()
         took, files, rss = one_import("onedrive", cfg, lambda rec: False)

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 XATTR_MIME = "user.gdrive.mime_type"
 XATTR_MD5 = "user.gdrive.md5_checksum"
 XATTR_SHA256 = "user.gdrive.sha256_checksum"
+PATHS_BATCH = 1000
 
 
 def mtime_ns(meta: Meta) -> int:
@@ -55,10 +56,11 @@ class GdriveImporter(GdriveConnection, Importer[GdriveOptions]):
         self.formats = fmt.parse(opts.export_formats)
         self._lock = threading.Lock()
         self._sent = self._acked = 0
-        self._done = self._failed = False
-        self._pending: incremental.State | None = None
+        self._done = False
+        self._index: Index | None = None  # this run's items (an SQLite file)
+        self._pending: tuple[str, Meta] | None = None  # page token and root, to save
         self._failed_ids: set[str] = set()  # content this run did not get (incremental)
-        self._ids: dict[str, str] = {}  # path -> id of each file record, to place ack errors
+        self._failed_paths: set[str] = set()  # records acked with an error
 
     def identity(self) -> Identity:
         flags = Flag.STREAM if self.opts.incremental else Flag.NONE
@@ -68,48 +70,68 @@ class GdriveImporter(GdriveConnection, Importer[GdriveOptions]):
     def records(self) -> Iterator[Record]:
         with self._lock:
             self._sent = self._acked = 0
-            self._done = self._failed = False
+            self._done = False
             self._failed_ids.clear()
-            self._ids.clear()
+            self._failed_paths.clear()
+            self._pending = None
+            self._adopt(None)
         client = self.client
-        walker = Walker(client, self.opts, Index(), self.formats)
         state = incremental.load(self.opts) if self.opts.incremental else None
         token = ""
         root: Meta | None = None
+        index: Index | None = None
         if state is not None:
             drive = state.root.get("driveId") or client.drive_id
             try:
                 found, token = incremental.changes(client, state.token, drive)
             except KlosetError as exc:
+                state.db.close()
                 if not incremental.token_refused(exc):
                     raise
                 log.warning("incremental: the stored page token was refused (%s)", exc)
-                state = None
             else:
-                walker.index = incremental.restore_index(state, drive)
+                index = incremental.restore_index(state, drive)
+                self._adopt(index)
                 if state.failed:
                     log.info(
                         "incremental: %d files failed last time; asking again", len(state.failed)
                     )
                     found = incremental.recheck(client, state.failed) + found
-                n = incremental.apply(walker.index, found, self.opts, state.root["id"])
-                root = walker.index.get(state.root["id"]) or state.root
+                n = incremental.apply(index, found, self.opts, state.root["id"])
+                root = index.get(state.root["id"]) or state.root
                 log.info("incremental: %d changes since the last backup", n)
+        if index is None:
+            index = Index(incremental.fresh(self.opts) if self.opts.incremental else None)
+            self._adopt(index)
+        walker = Walker(client, self.opts, index, self.formats)
         if root is None:
             root, token = self._start(walker)
-        nodes, used = walker.build(root)
-        walker.index.keep_only(used)
-        if self.opts.incremental:
-            self._pending = incremental.State(token, root, list(walker.index.items.values()))
         for rec in self._ancestors(root):
             yield rec
-        for node in nodes:
+        paths: list[tuple[str, str]] = []  # file records -> ids, to place ack errors (incremental)
+        for node in walker.walk(root):
+            if self.opts.incremental and node.kind in ("file", "doc", "error"):
+                paths.append((self._path(node), str(node.meta.get("id", ""))))
+                if len(paths) >= PATHS_BATCH:
+                    index.remember_paths(paths)
+                    paths = []
             for rec in self._records(node):
                 with self._lock:
                     self._sent += 1
                 yield rec
+        if self.opts.incremental:
+            index.remember_paths(paths)
+            index.keep_only_used()
         with self._lock:
+            if self.opts.incremental:
+                self._pending = (token, root)
             self._done = True
+
+    def _adopt(self, index: Index | None) -> None:
+        """This run's Index; the previous run's is closed (never committed from here)."""
+        old, self._index = self._index, index
+        if old is not None and old is not index:
+            old.close()
 
     def _start(self, walker: Walker) -> tuple[Meta, str]:
         """Resolve the location, take a changes token (incremental) before anything is listed,
@@ -161,14 +183,16 @@ class GdriveImporter(GdriveConnection, Importer[GdriveOptions]):
                 path, FileInfo(name, mode=modes.DEFAULT_DIR_PERM, mtime_ns=mtime_ns(root))
             )
 
-    def _records(self, node: Node) -> Iterator[Record]:
+    def _path(self, node: Node) -> str:
+        """The record path of a node: the tree's paths are relative to the location."""
         base = self.opts.path.rstrip("/")
-        node = dataclasses.replace(node, path=base + node.path if node.path != "/" else base or "/")
+        return base + node.path if node.path != "/" else base or "/"
+
+    def _records(self, node: Node) -> Iterator[Record]:
+        node = dataclasses.replace(node, path=self._path(node))
         name = node.path.rsplit("/", 1)[-1] or "/"
         meta = node.meta
         if node.kind == "error":
-            with self._lock:
-                self._ids[node.path] = str(meta.get("id", ""))
             yield Record.failure(node.path, node.error)
             return
         if node.kind == "dir":
@@ -186,8 +210,6 @@ class GdriveImporter(GdriveConnection, Importer[GdriveOptions]):
         if meta.get("sha256Checksum"):
             xattrs[XATTR_SHA256] = meta["sha256Checksum"]
         file_id = str(meta.get("id", ""))
-        with self._lock:
-            self._ids[node.path] = file_id
         if node.kind == "doc" and node.export is not None:
             info = FileInfo(name, size=-1, mode=modes.DEFAULT_FILE_PERM, mtime_ns=mtime_ns(meta))
             url = node.export.url
@@ -225,11 +247,7 @@ class GdriveImporter(GdriveConnection, Importer[GdriveOptions]):
         with self._lock:
             self._acked += 1
             if error:
-                file_id = self._ids.get(record.pathname)
-                if file_id:
-                    self._failed_ids.add(file_id)
-                else:  # a failure we cannot place: replay every change next time
-                    self._failed = True
+                self._failed_paths.add(record.pathname)  # placed by id when saving
 
     def _maybe_commit(self) -> None:
         """Store the new page token once every record is acked, with the ids of the files
@@ -238,25 +256,36 @@ class GdriveImporter(GdriveConnection, Importer[GdriveOptions]):
         Called from close() only: a host may ack a record before it opens the content (or
         while the download is still failing), so only the end of the session knows which
         downloads failed. A session that never closes saves nothing: the next run replays."""
-        if not (self._done and self._pending is not None and self._acked >= self._sent):
+        index, pending = self._index, self._pending
+        if not (self._done and pending is not None and index is not None):
             return
-        pending, self._pending = self._pending, None
-        if self._failed:
-            log.warning("incremental: a record failed; the next backup replays every change")
+        if self._acked < self._sent:
             return
-        pending.failed = sorted(self._failed_ids)
-        incremental.save(self.opts, pending)
-        if pending.failed:
+        self._pending = None
+        failed = set(self._failed_ids)
+        for path in self._failed_paths:
+            file_id = index.id_of_path(path)
+            if not file_id:  # a failure we cannot place: replay every change next time
+                log.warning("incremental: a record failed; the next backup replays every change")
+                return
+            failed.add(file_id)
+        token, root = pending
+        items = len(index)
+        incremental.save(index.db, token, root, sorted(failed))
+        if failed:
             log.warning(
                 "incremental: state saved; %d files failed and are asked for again next time",
-                len(pending.failed),
+                len(failed),
             )
-        log.info("incremental: state saved (%d items)", len(pending.items))
+        log.info("incremental: state saved (%d items)", items)
 
     def close(self) -> None:
         with self._lock:
-            self._maybe_commit()
-            self._pending = None
+            try:
+                self._maybe_commit()
+            finally:
+                self._pending = None
+                self._adopt(None)
 
 
 def _constant(value: bytes) -> Callable[[], bytes]:

@@ -3,13 +3,16 @@
 Plakar snapshots are complete trees, so an incremental run still emits every path; what it
 saves is the asking. The first run fetches a start page token *before* walking (a change made
 during the walk is then seen again next time rather than lost), walks in full, and keeps the
-Index (id -> metadata) and the token. A later run asks `changes.list` from that token, applies
-the changes to the stored Index, and derives the tree again: unchanged files get the same
-FileInfo, so kloset's cache does not even open them, and the Drive sees a handful of requests.
+Index (id -> metadata, in an SQLite file: kloset_sdk.statedb) and the token. A later run asks
+`changes.list` from that token, applies the changes to the stored Index, and derives the tree
+again: unchanged files get the same FileInfo, so kloset's cache does not even open them, and
+the Drive sees a handful of requests.
 Folders that appear through a change (moved in from elsewhere) are listed; nothing else is.
 
-The new token and Index are written only after the Import ended and every record was acked
-(the importer decides when), so an interrupted backup simply replays the same changes. Files
+The new token and Index are committed only after the Import ended and every record was acked
+(the importer decides when): a later run changes the stored file inside one transaction, a
+full walk writes a new file that replaces it, so an interrupted backup leaves the old state
+and simply replays the same changes. Files
 that failed (a download refused, `canDownload: false`, an Open or ack error) do not hold the
 state back: it is saved with their ids in `failed`, and the next run fetches exactly those
 items again (one files.get each) besides the changes, so nothing is lost and a single bad
@@ -21,68 +24,64 @@ back to a full walk.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kloset_sdk import ConfigError
-from kloset_sdk.oauth import TokenFile, default_dir
+from kloset_sdk.oauth import default_dir
+from kloset_sdk.statedb import StateDB
 
 from .client import FILE_FIELDS, PAGE_SIZE, DriveClient
 from .errors import ApiError
-from .index import SHARED_ROOT, Index, Meta, is_folder
+from .index import SCHEMA, SHARED_ROOT, Index, Meta, is_folder
 from .options import GdriveOptions
 
 log = logging.getLogger(__name__)
-VERSION = 1
+VERSION = 2  # 1 was a JSON file holding every item: read as "no state", a full walk
 
 
 @dataclass
 class State:
+    """The stored run: its page token, its root, the files it missed; the items are in db."""
+
+    db: StateDB
     token: str
     root: Meta
-    items: list[Meta]
     failed: list[str] = field(default_factory=list)  # ids whose content the last run missed
 
 
 def state_path(opts: GdriveOptions) -> Path:
     if opts.state_file:
         return Path(opts.state_file).expanduser()
-    return default_dir() / f"gdrive-state-{opts.fingerprint()}.json"
+    return default_dir() / f"gdrive-state-{opts.fingerprint()}.sqlite"
 
 
 def load(opts: GdriveOptions) -> State | None:
-    path = state_path(opts)
-    if not path.exists():
-        log.info("incremental: no state at %s yet, walking the whole Drive", path)
+    """The stored state, open in a transaction the importer commits or rolls back."""
+    db = StateDB.resume(state_path(opts), VERSION, opts.fingerprint())
+    if db is None:
+        log.info("incremental: no usable state at %s, walking the whole Drive", state_path(opts))
         return None
     try:
-        data = TokenFile(path, key="state_file").load()
-    except ConfigError as exc:
-        log.warning("incremental: %s; walking the whole Drive", exc)
-        return None
-    if data.get("version") != VERSION or data.get("fingerprint") != opts.fingerprint():
-        log.info("incremental: %s was written for another config; walking the whole Drive", path)
-        return None
-    try:
-        failed = [str(i) for i in data.get("failed") or []]
-        return State(str(data["token"]), dict(data["root"]), list(data["items"]), failed)
-    except (KeyError, TypeError, ValueError):
-        log.warning("incremental: %s is damaged; walking the whole Drive", path)
+        failed = [str(i) for i in db.meta("failed") or []]
+        return State(db, str(db.meta("token")), dict(db.meta("root")), failed)
+    except (sqlite3.DatabaseError, TypeError, ValueError) as exc:
+        log.warning("incremental: %s is damaged (%s); walking the whole Drive", db.path, exc)
+        db.close()
         return None
 
 
-def save(opts: GdriveOptions, state: State) -> None:
-    TokenFile(state_path(opts), key="state_file").save(
-        {
-            "version": VERSION,
-            "fingerprint": opts.fingerprint(),
-            "token": state.token,
-            "root": state.root,
-            "items": state.items,
-            "failed": state.failed,
-        }
-    )
+def fresh(opts: GdriveOptions) -> StateDB:
+    """A new state, which replaces the stored one only when saved."""
+    return StateDB.fresh(state_path(opts), SCHEMA, VERSION, opts.fingerprint())
+
+
+def save(db: StateDB, token: str, root: Meta, failed: list[str]) -> None:
+    db.set_meta("token", token)
+    db.set_meta("root", root)
+    db.set_meta("failed", failed)
+    db.commit()
 
 
 def changes(
@@ -133,13 +132,11 @@ def token_refused(exc: BaseException) -> bool:
 def restore_index(state: State, drive_id: str | None) -> Index:
     """The stored Index; folders of our own corpus count as listed (the changes API covers
     them), folders reached through shortcuts into other shared drives are listed again."""
-    index = Index(state.items)
+    index = Index(state.db)
     index.put(state.root)
-    index.listed = {
-        i for i in index.folders() if (index.items[i].get("driveId") or None) == drive_id
-    }
-    if any(SHARED_ROOT in (m.get("parents") or ()) for m in state.items):
-        index.listed.add(SHARED_ROOT)
+    index.mark_all_folders_listed(drive_id, only_drive=True)
+    if index.has_child_of(SHARED_ROOT):
+        index.mark_listed([SHARED_ROOT])
     return index
 
 
@@ -165,5 +162,5 @@ def apply(index: Index, found: list[dict[str, Any]], opts: GdriveOptions, root_i
             meta = {**meta, "parents": []}  # a shortcut target kept outside the tree
         index.put(meta)
         if is_folder(meta) and old is None:
-            index.listed.discard(file_id)
+            index.unlist(file_id)
     return n

@@ -15,10 +15,13 @@ Naming rules (documented in README.md):
 
 from __future__ import annotations
 
+import json
 import posixpath
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
+
+from kloset_sdk.statedb import StateDB
 
 from .export_formats import FOLDER
 
@@ -26,50 +29,146 @@ Meta = dict[str, Any]
 #: Parent id standing for "Shared with me", which is a view, not a folder.
 SHARED_ROOT = "kloset:shared-with-me"
 
+#: Items by id (the metadata as Drive sent it, JSON), children by parent, the folders whose
+#: children are all known. `used` (what this run's tree reached) and `paths` (file record path
+#: -> id, to place an ack error) live for one run only.
+SCHEMA = """
+CREATE TABLE items (id TEXT PRIMARY KEY, meta TEXT NOT NULL, folder INTEGER NOT NULL,
+                    drive TEXT NOT NULL, target TEXT);
+CREATE TABLE parents (parent TEXT NOT NULL, child TEXT NOT NULL, PRIMARY KEY (parent, child))
+    WITHOUT ROWID;
+CREATE INDEX parents_by_child ON parents (child);
+CREATE TABLE listed (id TEXT PRIMARY KEY) WITHOUT ROWID
+"""
+RUN_SCHEMA = """
+CREATE TEMP TABLE used (id TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TEMP TABLE paths (path TEXT PRIMARY KEY, id TEXT NOT NULL) WITHOUT ROWID
+"""
+
 
 class Index:
-    """Drive items by id; `listed` holds the folders whose children are all known."""
+    """Drive items by id, in a StateDB: a million items cost disk pages, not a million dicts.
 
-    def __init__(self, items: Iterable[Meta] = ()) -> None:
-        self.items: dict[str, Meta] = {}
-        self.children: dict[str, set[str]] = defaultdict(set)
-        self.listed: set[str] = set()
-        for meta in items:
-            self.put(meta)
+    Every item is decoded again when read: callers keep what they need, not the Index."""
+
+    def __init__(self, db: StateDB | None = None, items: Iterable[Meta] = ()) -> None:
+        self.db = db if db is not None else StateDB.scratch(SCHEMA)
+        self.db.script(RUN_SCHEMA)
+        self.put_many(items)
 
     def __contains__(self, file_id: str) -> bool:
-        return file_id in self.items
+        return self.db.one("SELECT 1 FROM items WHERE id = ?", (file_id,)) is not None
+
+    def __len__(self) -> int:
+        row = self.db.one("SELECT count(*) FROM items")
+        return int(row[0]) if row else 0
 
     def get(self, file_id: str) -> Meta | None:
-        return self.items.get(file_id)
+        row = self.db.one("SELECT meta FROM items WHERE id = ?", (file_id,))
+        return None if row is None else _decode(row[0])
 
     def put(self, meta: Meta) -> None:
-        file_id = meta["id"]
-        old = self.items.get(file_id)
-        if old is not None:
-            for parent in old.get("parents") or ():
-                self.children[parent].discard(file_id)
-        self.items[file_id] = meta
-        for parent in meta.get("parents") or ():
-            self.children[parent].add(file_id)
+        self.put_many([meta])
+
+    def put_many(self, metas: Iterable[Meta]) -> None:
+        """Store (or replace) items; a replaced item's old parents are forgotten."""
+        metas = list(metas)
+        if not metas:
+            return
+        rows = [
+            (
+                m["id"],
+                json.dumps(m, separators=(",", ":")),
+                int(is_folder(m)),
+                m.get("driveId") or "",
+                (m.get("shortcutDetails") or {}).get("targetId"),
+            )
+            for m in metas
+        ]
+        db = self.db
+        db.executemany("DELETE FROM parents WHERE child = ?", [(r[0],) for r in rows])
+        db.executemany("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?)", rows)
+        db.executemany(
+            "INSERT OR IGNORE INTO parents VALUES (?, ?)",
+            [(p, m["id"]) for m in metas for p in m.get("parents") or ()],
+        )
 
     def remove(self, file_id: str) -> None:
-        old = self.items.pop(file_id, None)
-        if old is not None:
-            for parent in old.get("parents") or ():
-                self.children[parent].discard(file_id)
-        self.listed.discard(file_id)
+        self.db.execute("DELETE FROM parents WHERE child = ?", (file_id,))
+        self.db.execute("DELETE FROM items WHERE id = ?", (file_id,))
+        self.db.execute("DELETE FROM listed WHERE id = ?", (file_id,))
 
     def kids(self, folder_id: str) -> list[Meta]:
-        return [self.items[i] for i in sorted(self.children.get(folder_id, ()))]
+        rows = self.db.query(
+            "SELECT i.meta FROM parents p JOIN items i ON i.id = p.child"
+            " WHERE p.parent = ? ORDER BY p.child",
+            (folder_id,),
+        )
+        return [_decode(r[0]) for r in rows]
 
-    def keep_only(self, ids: set[str]) -> None:
-        """Forget everything the last walk did not reach (moved away, deleted with a folder)."""
-        for file_id in [i for i in self.items if i not in ids]:
-            self.remove(file_id)
+    def shortcut_targets(self, folder_ids: Iterable[str]) -> list[str]:
+        """The targets of the shortcuts directly inside these folders."""
+        out: list[str] = []
+        for folder_id in folder_ids:
+            rows = self.db.query(
+                "SELECT i.target FROM parents p JOIN items i ON i.id = p.child"
+                " WHERE p.parent = ? AND i.target IS NOT NULL",
+                (folder_id,),
+            )
+            out.extend(str(r[0]) for r in rows)
+        return out
 
-    def folders(self) -> list[str]:
-        return [i for i, m in self.items.items() if is_folder(m)]
+    # -- listed folders ------------------------------------------------------------------------
+    def is_listed(self, folder_id: str) -> bool:
+        return self.db.one("SELECT 1 FROM listed WHERE id = ?", (folder_id,)) is not None
+
+    def mark_listed(self, folder_ids: Iterable[str]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO listed VALUES (?)", [(i,) for i in folder_ids])
+
+    def unlist(self, folder_id: str) -> None:
+        self.db.execute("DELETE FROM listed WHERE id = ?", (folder_id,))
+
+    def mark_all_folders_listed(
+        self, drive_id: str | None = None, *, only_drive: bool = False
+    ) -> None:
+        """Every folder known counts as listed (of one drive: `only_drive`, None = My Drive)."""
+        if not only_drive:
+            self.db.execute("INSERT OR IGNORE INTO listed SELECT id FROM items WHERE folder = 1")
+            return
+        self.db.execute("DELETE FROM listed")
+        self.db.execute(
+            "INSERT INTO listed SELECT id FROM items WHERE folder = 1 AND drive = ?",
+            (drive_id or "",),
+        )
+
+    def has_child_of(self, parent_id: str) -> bool:
+        return (
+            self.db.one("SELECT 1 FROM parents WHERE parent = ? LIMIT 1", (parent_id,)) is not None
+        )
+
+    # -- this run's tree -----------------------------------------------------------------------
+    def mark_used(self, file_ids: Iterable[str]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO used VALUES (?)", [(i,) for i in file_ids])
+
+    def keep_only_used(self) -> None:
+        """Forget everything this walk did not reach (moved away, deleted with a folder)."""
+        for table, column in (("parents", "child"), ("listed", "id"), ("items", "id")):
+            self.db.execute(f"DELETE FROM {table} WHERE {column} NOT IN (SELECT id FROM used)")
+
+    def remember_paths(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO paths VALUES (?, ?)", list(pairs))
+
+    def id_of_path(self, path: str) -> str | None:
+        row = self.db.one("SELECT id FROM paths WHERE path = ?", (path,))
+        return None if row is None else str(row[0])
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _decode(text: str) -> Meta:
+    meta: Meta = json.loads(text)
+    return meta
 
 
 def is_folder(meta: Meta) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ from .options import GdriveOptions
 log = logging.getLogger(__name__)
 PARENTS_PER_QUERY = 50  # longer `or` chains risk Drive's "query too complex"
 LIST_WORKERS = 4
+PUT_BATCH = 1000  # items written to the Index at once
 
 
 @dataclass
@@ -58,24 +60,31 @@ class Walker:
 
     def list_corpus(self, root_id: str, drive_id: str | None) -> None:
         """Every item of My Drive (drive_id None) or of one shared drive, in 1000-item pages."""
+        page: list[Meta] = []
         for meta in self.client.list(self._trash_filter(), drive_id=drive_id):
-            self.index.put(meta)
-        self.index.listed.update(self.index.folders())
-        self.index.listed.add(root_id)
+            page.append(meta)
+            if len(page) >= PUT_BATCH:
+                self.index.put_many(page)
+                page = []
+        self.index.put_many(page)
+        self.index.mark_all_folders_listed()
+        self.index.mark_listed([root_id])
 
     def list_shared_with_me(self) -> None:
         q = " and ".join(filter(None, ["sharedWithMe = true", self._trash_filter()]))
         found = list(self.client.list(q))
         ids = {m["id"] for m in found}
-        for meta in found:
-            if not ids.intersection(meta.get("parents") or ()):
-                meta = {**meta, "parents": [SHARED_ROOT]}  # top of the view
-            self.index.put(meta)
-        self.index.listed.add(SHARED_ROOT)
+        self.index.put_many(
+            meta
+            if ids.intersection(meta.get("parents") or ())
+            else {**meta, "parents": [SHARED_ROOT]}
+            for meta in found  # those whose parents are not shared are the top of the view
+        )
+        self.index.mark_listed([SHARED_ROOT])
 
     def list_folders(self, folder_ids: list[str]) -> None:
         """Children of every folder given, 50 folders a query, queries side by side."""
-        todo = [f for f in dict.fromkeys(folder_ids) if f not in self.index.listed]
+        todo = [f for f in dict.fromkeys(folder_ids) if not self.index.is_listed(f)]
         if not todo:
             return
         by_drive: dict[str | None, list[str]] = {}
@@ -97,9 +106,8 @@ class Walker:
 
         with ThreadPoolExecutor(min(LIST_WORKERS, len(batches))) as pool:
             for metas in pool.map(one, batches):
-                for meta in metas:
-                    self.index.put(meta)
-        self.index.listed.update(todo)
+                self.index.put_many(metas)
+        self.index.mark_listed(todo)
 
     def fetch_targets(self, ids: list[str]) -> None:
         """Metadata of shortcut targets the listings did not bring (outside the corpus)."""
@@ -120,29 +128,25 @@ class Walker:
                     self.index.put({**meta, "parents": []})  # only reached through shortcuts
 
     # -- the tree ----------------------------------------------------------------------------
-    def build(self, root: Meta) -> tuple[list[Node], set[str]]:
-        """Breadth first from root: the nodes, parents before children, and every id used."""
-        nodes = [Node("/", "dir", root)]
-        used = {root["id"]}
+    def walk(self, root: Meta) -> Iterator[Node]:
+        """Breadth first from root, parents before children, one folder's children at a time
+        (memory is bounded by the widest folder); every id reached is marked used."""
+        yield Node("/", "dir", root)
+        self.index.mark_used([root["id"]])
         level: list[tuple[Meta, str, dict[str, str]]] = [(root, "/", {root["id"]: "/"})]
         while level:
             self.list_folders([m["id"] for m, _, _ in level])
-            self.fetch_targets(
-                [
-                    k["shortcutDetails"]["targetId"]
-                    for m, _, _ in level
-                    for k in self.index.kids(m["id"])
-                    if k.get("shortcutDetails") and not self.opts.skip_shortcuts
-                ]
-            )
+            if not self.opts.skip_shortcuts:
+                self.fetch_targets(self.index.shortcut_targets(m["id"] for m, _, _ in level))
             nxt: list[tuple[Meta, str, dict[str, str]]] = []
             for folder, path, ancestors in level:
+                used: set[str] = set()
                 for node, child_anc in self._children(folder, path, ancestors, used):
-                    nodes.append(node)
+                    yield node
                     if child_anc is not None:
                         nxt.append((node.meta, node.path, child_anc))
+                self.index.mark_used(used)
             level = nxt
-        return nodes, used
 
     def _children(
         self, folder: Meta, path: str, ancestors: dict[str, str], used: set[str]

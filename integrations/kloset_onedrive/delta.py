@@ -14,70 +14,136 @@ record (auth.py's TokenFile: atomic, 0600, since deltaLinks are bearer-like capa
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
-from kloset_sdk.errors import KlosetError
-from kloset_sdk.oauth import TokenFile, default_dir
+from kloset_sdk.errors import KlosetError, NotFound
+from kloset_sdk.oauth import default_dir
+from kloset_sdk.statedb import StateDB
 
 from .api import SELECT, DriveItem, join, parse_item
 from .client import PAGE, GraphClient, ResyncRequired
 
 log = logging.getLogger(__name__)
-VERSION = 1
+VERSION = 2  # 1 was a JSON file holding every item: read as "no state", a full enumeration
+#: `data` is DriveItem.to_state(); `url` a download URL Graph sent this run (cleared on save).
+SCHEMA = """
+CREATE TABLE items (id TEXT PRIMARY KEY, parent TEXT, name TEXT NOT NULL, data TEXT NOT NULL,
+                    url TEXT, url_at REAL);
+CREATE INDEX items_by_parent ON items (parent, name)
+"""
 
 
 def default_state_path(drive_url: str, root: str) -> Path:
     digest = hashlib.sha256(f"{drive_url}|{root}".encode()).hexdigest()[:16]
-    return default_dir() / f"onedrive-delta-{digest}.json"
+    return default_dir() / f"onedrive-delta-{digest}.sqlite"
 
 
-@dataclass
 class DeltaState:
-    drive_url: str
-    items: dict[str, DriveItem] = field(default_factory=dict)
-    link: str | None = None
-    root_id: str | None = None
+    """Every item of the drive (SQLite: kloset_sdk.statedb), the deltaLink that follows them,
+    and the root's id. Changes are kept only by `commit()`; `close()` alone drops them."""
+
+    def __init__(self, db: StateDB, drive_url: str) -> None:
+        self.db = db
+        self.drive_url = drive_url
+        self.link: str | None = db.meta("delta_link")
+        self.root_id: str | None = db.meta("root_id")
 
     @classmethod
-    def load(cls, file: TokenFile, drive_url: str) -> DeltaState:
-        if not file.exists():
-            return cls(drive_url)
-        try:
-            data = file.load()
-            if data.get("version") != VERSION or data.get("drive") != drive_url:
-                log.warning("%s belongs to another drive or version: starting over", file.path)
-                return cls(drive_url)
-            items = {k: DriveItem.from_state(k, v) for k, v in data["items"].items()}
-            return cls(drive_url, items, data.get("delta_link"), data.get("root_id"))
-        except (KlosetError, KeyError, TypeError, ValueError) as exc:
-            log.warning("%s is unreadable (%s): starting over with a full listing", file.path, exc)
-            return cls(drive_url)
+    def open(cls, path: str | Path, drive_url: str) -> DeltaState:
+        """The stored state, or a new empty one (nothing stored, another drive, unreadable)."""
+        db = StateDB.resume(path, VERSION, drive_url)
+        if db is not None:
+            try:
+                return cls(db, drive_url)
+            except (KlosetError, TypeError, ValueError) as exc:
+                log.warning("%s is unreadable (%s): starting over with a full listing", path, exc)
+                db.close()
+        return cls(StateDB.fresh(path, SCHEMA, VERSION, drive_url), drive_url)
 
-    def save(self, file: TokenFile) -> None:
-        file.save(
-            {
-                "version": VERSION,
-                "drive": self.drive_url,
-                "delta_link": self.link,
-                "root_id": self.root_id,
-                "items": {k: v.to_state() for k, v in self.items.items()},
-            }
+    @classmethod
+    def scratch(cls, drive_url: str, items: Iterable[DriveItem] = ()) -> DeltaState:
+        """A state kept nowhere (tests, tools)."""
+        state = cls(StateDB.scratch(SCHEMA), drive_url)
+        for item in items:
+            state.put(item)
+        return state
+
+    def __len__(self) -> int:
+        row = self.db.one("SELECT count(*) FROM items")
+        return int(row[0]) if row else 0
+
+    def put(self, item: DriveItem) -> None:
+        url_at = time.time() - (time.monotonic() - item.url_time) if item.download_url else None
+        self.db.execute(
+            "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                item.id,
+                item.parent_id,
+                item.name,
+                json.dumps(item.to_state(), separators=(",", ":")),
+                item.download_url,
+                url_at,
+            ),
         )
 
+    def remove(self, item_id: str) -> None:
+        self.db.execute("DELETE FROM items WHERE id = ?", (item_id,))
 
-def sync(client: GraphClient, old: DeltaState) -> tuple[DeltaState, int]:
-    """The state after applying every change since `old.link`; also how many items changed."""
-    new = DeltaState(old.drive_url, dict(old.items), None, old.root_id)
+    def clear(self) -> None:
+        self.db.execute("DELETE FROM items")
+        self.link = self.root_id = None
+
+    def get(self, item_id: str) -> DriveItem | None:
+        row = self.db.one("SELECT id, data, url, url_at FROM items WHERE id = ?", (item_id,))
+        return None if row is None else _item(row)
+
+    def children(self, parent_id: str, name: str | None = None) -> list[DriveItem]:
+        """A folder's children by name (those called `name` only, if given)."""
+        if name is None:
+            rows = self.db.query(
+                "SELECT id, data, url, url_at FROM items WHERE parent = ? ORDER BY name",
+                (parent_id,),
+            )
+        else:
+            rows = self.db.query(
+                "SELECT id, data, url, url_at FROM items WHERE parent = ? AND name = ?",
+                (parent_id, name),
+            )
+        return [_item(r) for r in rows]
+
+    def commit(self) -> None:
+        self.db.set_meta("delta_link", self.link)
+        self.db.set_meta("root_id", self.root_id)
+        self.db.execute("UPDATE items SET url = NULL, url_at = NULL WHERE url IS NOT NULL")
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _item(row: tuple[Any, ...]) -> DriveItem:
+    item_id, data, url, url_at = row
+    item = DriveItem.from_state(item_id, json.loads(data))
+    if url:
+        item.download_url = url
+        item.url_time = time.monotonic() - (time.time() - float(url_at))
+    return item
+
+
+def sync(client: GraphClient, state: DeltaState) -> int:
+    """Apply every change since `state.link` to `state`; returns how many items changed."""
+    link, state.link = state.link, None
     try:
-        changed = _apply(client, new, old.link)
+        return _apply(client, state, link)
     except ResyncRequired as exc:
         log.warning("delta token refused (%s): listing the whole drive again", exc)
-        new = DeltaState(old.drive_url)
-        changed = _apply(client, new, None)
-    return new, changed
+        state.clear()
+        return _apply(client, state, None)
 
 
 def _apply(client: GraphClient, state: DeltaState, link: str | None) -> int:
@@ -91,11 +157,11 @@ def _apply(client: GraphClient, state: DeltaState, link: str | None) -> int:
             item = parse_item(obj)
             changed += 1
             if item.kind == "deleted":
-                state.items.pop(item.id, None)
+                state.remove(item.id)
                 continue
             if item.kind == "root":
                 state.root_id = item.id
-            state.items[item.id] = item
+            state.put(item)
         if page.get("@odata.deltaLink"):
             state.link = str(page["@odata.deltaLink"])
     if state.link is None:
@@ -104,45 +170,44 @@ def _apply(client: GraphClient, state: DeltaState, link: str | None) -> int:
 
 
 def tree(state: DeltaState, root: str) -> Iterator[tuple[str, DriveItem]]:
-    """(path, item) for `root`, its ancestors and everything below it, parents first.
+    """(path, item) for `root`'s ancestors, `root` and everything below it, parents first
+    (depth first, by name), one folder's children in memory at a time.
 
     Items under a skipped item (a OneNote notebook, the vault) or whose parent is gone from
     the map (a deleted folder whose children Graph did not list) have no path: not emitted.
+    Raises NotFound (on the first step) when `root` is not in the map.
     """
-    memo: dict[str, str | None] = {}
-
-    def path_of(item_id: str | None) -> str | None:
-        chain: list[DriveItem] = []
-        cur = item_id
-        while cur is not None and cur not in memo:
-            item = state.items.get(cur)
-            if item is None:
+    top = state.get(state.root_id) if state.root_id else None
+    chain: list[tuple[str, DriveItem]] = []
+    if top is not None:
+        chain.append(("/", top))
+        for part in [p for p in root.split("/") if p]:
+            found = [c for c in state.children(chain[-1][1].id, part) if not c.skipped_reason]
+            if not found:
+                chain = []
                 break
-            if item.kind == "root":
-                memo[cur] = "/"
-                break
-            chain.append(item)
-            cur = item.parent_id
-        base = memo.get(cur) if cur is not None else None
-        for item in reversed(chain):
-            base = None if base is None or item.skipped_reason else join(base, item.name)
-            memo[item.id] = base
-        return memo.get(item_id) if item_id is not None else None
-
-    def wanted(path: str) -> bool:
-        if root == "/" or path == root or path.startswith(root + "/"):
-            return True
-        return path == "/" or root.startswith(path + "/")  # an ancestor of the root
-
-    out: list[tuple[str, DriveItem]] = []
-    for item_id, item in state.items.items():
-        if item.skipped_reason:
-            parent = path_of(item.parent_id)
-            if parent is not None and wanted(join(parent, item.name)):
-                log.warning("skipping %s: %s", join(parent, item.name), item.skipped_reason)
+            chain.append((join(chain[-1][0], part), found[0]))
+    if not chain:
+        raise NotFound(f"location {root} does not exist on the drive")
+    yield from chain
+    path, start = chain[-1]
+    if not start.is_container:
+        return
+    stack: list[Iterator[tuple[str, DriveItem]]] = [_kids(state, path, start)]
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
             continue
-        path = path_of(item_id)
-        if path is not None and wanted(path):
-            out.append((path, item))
-    out.sort(key=lambda pair: pair[0])
-    yield from out
+        yield entry
+        if entry[1].is_container:
+            stack.append(_kids(state, *entry))
+
+
+def _kids(state: DeltaState, path: str, folder: DriveItem) -> Iterator[tuple[str, DriveItem]]:
+    for item in state.children(folder.id):
+        child = join(path, item.name)
+        if item.skipped_reason:
+            log.warning("skipping %s: %s", child, item.skipped_reason)
+            continue
+        yield child, item

@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator
 
 from kloset_sdk import Fatal, FileInfo, Flag, Identity, Importer, InitContext, NotFound, Record
 from kloset_sdk.modes import DEFAULT_DIR_PERM, DEFAULT_FILE_PERM
-from kloset_sdk.oauth import TokenFile
 
 from . import delta as _delta
 from .api import HASH_XATTRS, DriveItem, parse_item, path_address
@@ -48,6 +47,7 @@ class OneDriveImporter(OneDriveConnection, Importer[OneDriveOptions]):
         self._lock = threading.Lock()
         self._sent = 0
         self._acked = 0
+        self._state: _delta.DeltaState | None = None  # this run's item map (delta mode)
         self._pending: _delta.DeltaState | None = None  # saved once every record is acked
         self._finished = False
 
@@ -131,20 +131,28 @@ class OneDriveImporter(OneDriveConnection, Importer[OneDriveOptions]):
             raise NotFound(f"location {path} does not exist on the drive") from None
 
     def _delta_entries(self) -> Iterator[tuple[str, DriveItem | BaseException]]:
-        file = self._state_file()
-        old = _delta.DeltaState.load(file, self.client.drive)
-        state, changed = _delta.sync(self.client, old)
-        log.info("delta: %d changes, %d items known", changed, len(state.items))
-        entries = list(_delta.tree(state, self.root))
-        if not any(path == self.root for path, _ in entries):
-            raise NotFound(f"location {self.root} does not exist on the drive")
-        yield from entries
+        path = self.opts.state_file or _delta.default_state_path(self.client.drive, self.root)
+        with self._lock:
+            self._adopt(None)
+        state = _delta.DeltaState.open(path, self.client.drive)
+        with self._lock:
+            self._adopt(state)
+        changed = _delta.sync(self.client, state)
+        log.info("delta: %d changes, %d items known", changed, len(state))
+        yield from _delta.tree(state, self.root)
         with self._lock:
             self._pending = state
 
-    def _state_file(self) -> TokenFile:
-        path = self.opts.state_file or _delta.default_state_path(self.client.drive, self.root)
-        return TokenFile(path, key="state_file")
+    def _adopt(self, state: _delta.DeltaState | None) -> None:
+        """Called with the lock held: this run's state; an earlier one is closed, unsaved."""
+        old, self._state = self._state, state
+        if old is not None and old is not state:
+            old.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._pending = None
+            self._adopt(None)
 
     # -- acks: the delta state is committed once the host has every record --------------------
     def ack(self, record: Record, error: str) -> None:
@@ -158,8 +166,9 @@ class OneDriveImporter(OneDriveConnection, Importer[OneDriveOptions]):
         if self._pending is None or not self._finished or self._acked < self._sent:
             return
         state, self._pending = self._pending, None
-        state.save(self._state_file())
-        log.info("delta: state saved (%d items) after %d acks", len(state.items), self._acked)
+        items = len(state)
+        state.commit()
+        log.info("delta: state saved (%d items) after %d acks", items, self._acked)
 
 
 class _Opener:

@@ -6,8 +6,12 @@ the real google client over HTTP; only `api_endpoint` and `token_uri` point at t
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,4 +52,10 @@ def drive_config(emu: DriveEmulator, location: str = "gdrive://", **extra: str) 
 
 @pytest.fixture
 def state_file(tmp_path: Path) -> str:
-    return str(tmp_path / "state" / "gdrive-state.json")
+    return str(tmp_path / "state" / "gdrive-state.sqlite")
+
+
+def saved_state(path: str) -> dict[str, Any]:
+    """What the last committed run stored besides the items (token, root, failed ids)."""
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import grpc
 
 from kloset_sdk import FileInfo, Flag
 from kloset_sdk.harness import ImporterClient, ImportRun, PluginProcess
-from tests.conftest import plugin_argv
+from tests.conftest import plugin_argv, run_gohost
 from tests.emulators.drive import DriveEmulator
-from tests.integrations.gdrive.conftest import drive_config
+from tests.integrations.gdrive.conftest import drive_config, saved_state
 from tests.integrations.gdrive.trees import Expected, big_drive, shared_drive
 
 
@@ -147,12 +146,12 @@ def test_state_saved_with_a_failed_download(emu: DriveEmulator, state_file: str)
     ids = [emu.add_file(f"{i}.txt", b"v1", folder) for i in range(3)]
     config = drive_config(emu, "gdrive://f", incremental="true", state_file=state_file)
     first = scan(config)
-    token = json.loads(Path(state_file).read_text())["token"]
+    token = saved_state(state_file)["token"]
     emu.update_content(ids[1], b"v2 content")
     emu.faults.inject(404, "notFound", path=f"/files/{ids[1]}", count=1)
     infos, read = cached_scan(config, infos_of(first))
     assert "/f/1.txt" not in read  # its download failed (the Open errored)
-    saved = json.loads(Path(state_file).read_text())
+    saved = saved_state(state_file)
     assert saved["token"] != token and saved["failed"] == [ids[1]]
     emu.reset_stats()
     # kloset caches only what it read: the failed file is opened again, and Drive is asked
@@ -162,7 +161,7 @@ def test_state_saved_with_a_failed_download(emu: DriveEmulator, state_file: str)
     assert list(read) == ["/f/1.txt"], read
     assert read["/f/1.txt"] == hashlib.sha256(b"v2 content").hexdigest()
     assert emu.stats["changes"] == 1 and emu.stats["get"] == 1 and emu.stats["list"] == 0
-    assert json.loads(Path(state_file).read_text())["failed"] == []
+    assert saved_state(state_file)["failed"] == []
 
 
 def test_undownloadable_file_does_not_force_full_walks(emu: DriveEmulator, state_file: str) -> None:
@@ -176,7 +175,7 @@ def test_undownloadable_file_does_not_force_full_walks(emu: DriveEmulator, state
     emu.faults.inject(403, "cannotDownloadFile", path=blocked, count=1)
     first = scan(config)
     assert first.by_path()["/f/0.txt"].open_error
-    assert json.loads(Path(state_file).read_text())["failed"] == [ids[0]]
+    assert saved_state(state_file)["failed"] == [ids[0]]
     previous = infos_of(first)
     for rnd in range(2):
         emu.update_content(ids[2], f"round {rnd}".encode())
@@ -187,11 +186,31 @@ def test_undownloadable_file_does_not_force_full_walks(emu: DriveEmulator, state
         assert read["/f/2.txt"] == hashlib.sha256(f"round {rnd}".encode()).hexdigest()
         assert emu.stats["list"] == 0 and emu.stats["changes"] == 1, emu.stats  # no full walk
         assert emu.stats["get"] == 1  # the failed file, asked for again
-        assert json.loads(Path(state_file).read_text())["failed"] == [ids[0]]
+        assert saved_state(state_file)["failed"] == [ids[0]]
         previous = infos
     emu.reset_stats()
     infos, read = cached_scan(config, {p: i for p, i in previous.items() if p != "/f/0.txt"})
-    assert list(read) == ["/f/0.txt"] and json.loads(Path(state_file).read_text())["failed"] == []
+    assert list(read) == ["/f/0.txt"] and saved_state(state_file)["failed"] == []
+
+
+def test_abandoned_run_keeps_the_stored_state(emu: DriveEmulator, state_file: str) -> None:
+    """A run the host never acks (gohost -noack) changes nothing on disk, first or later run:
+    the next run asks for the same changes again."""
+    folder = emu.add_folder("f")
+    emu.add_file("a.txt", b"a", folder)
+    config = drive_config(emu, "gdrive://f", incremental="true", state_file=state_file)
+    argv = plugin_argv("gdrive", "importer")
+    assert run_gohost("import", argv, "gdrive", config, "-noack")["finished"]
+    assert not Path(state_file).exists()  # the first full walk left nothing behind
+    assert list(Path(state_file).parent.iterdir()) == []
+    first = scan(config)
+    saved = Path(state_file).read_bytes()
+    emu.add_file("late.txt", b"late", folder)
+    assert run_gohost("import", argv, "gdrive", config, "-noack")["finished"]
+    assert Path(state_file).read_bytes() == saved
+    emu.reset_stats()
+    _, read = cached_scan(config, infos_of(first))
+    assert list(read) == ["/f/late.txt"] and emu.stats["changes"] == 1 and emu.stats["list"] == 0
 
 
 def test_subfolder_walk_batches_folders(emu: DriveEmulator) -> None:

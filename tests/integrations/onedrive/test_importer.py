@@ -73,7 +73,7 @@ def test_full_import_reproduces_tree_and_bytes(big: GraphEmulator) -> None:
 
 
 def test_delta_fetches_only_what_changed(big: GraphEmulator, tmp_path: Path) -> None:
-    state = tmp_path / "delta.json"
+    state = tmp_path / "delta.sqlite"
     cfg = app_config(big, delta="true", state_file=str(state))
     first = run_import(cfg, opens=lambda item: False)  # kloset's cache knows every file already
     assert first.finished and not first.errors
@@ -109,7 +109,7 @@ def test_delta_fetches_only_what_changed(big: GraphEmulator, tmp_path: Path) -> 
 
 def test_delta_resyncs_when_the_token_is_refused(emu: GraphEmulator, tmp_path: Path) -> None:
     seed_tree(emu, files=60, folders=8)
-    cfg = app_config(emu, delta="true", state_file=str(tmp_path / "delta.json"))
+    cfg = app_config(emu, delta="true", state_file=str(tmp_path / "delta.sqlite"))
     run_import(cfg, opens=lambda item: False)
     emu.invalidate_delta_tokens()
     emu.add_file("/dir 007/after-resync.txt", b"resync")
@@ -126,12 +126,21 @@ def test_delta_resyncs_when_the_token_is_refused(emu: GraphEmulator, tmp_path: P
 def test_delta_state_waits_for_every_ack(emu: GraphEmulator, tmp_path: Path) -> None:
     """A run the host abandons (gohost -noack: no ack at all) must not move the deltaLink."""
     seed_tree(emu, files=20, folders=3)
-    state = tmp_path / "delta.json"
+    state = tmp_path / "delta.sqlite"
     cfg = app_config(emu, delta="true", state_file=str(state))
     out = run_gohost("import", plugin_argv("onedrive", "importer"), "onedrive", cfg, "-noack")
     assert out["finished"] and not state.exists()
     out = run_gohost("import", plugin_argv("onedrive", "importer"), "onedrive", cfg)
     assert out["ok"] and state.exists()
+    saved = state.read_bytes()
+    # an abandoned run on top of a stored state: its changes are rolled back, the file unchanged
+    emu.add_file("/late.txt", b"late")
+    out = run_gohost("import", plugin_argv("onedrive", "importer"), "onedrive", cfg, "-noack")
+    assert out["finished"] and state.read_bytes() == saved
+    emu.reset_stats()
+    run = run_import(cfg, opens=lambda item: item.record.pathname == "/late.txt")
+    assert run.finished and files_of(run)["/late.txt"].sha256 == sha(b"late")
+    assert emu.stats["delta"] == 1  # the stored link still worked: the change came again
 
 
 def test_gohost_import(emu: GraphEmulator) -> None:

@@ -8,7 +8,7 @@ from kloset_onedrive.api import DriveItem
 from kloset_onedrive.delta import DeltaState, tree
 from kloset_onedrive.identity import user_scopes
 from kloset_onedrive.options import OneDriveOptions, check, drive_base, endpoints, root_path
-from kloset_sdk import ConfigError, options
+from kloset_sdk import ConfigError, NotFound, options
 
 
 def parse(**config: str) -> OneDriveOptions:
@@ -77,9 +77,13 @@ def test_delta_tree_hides_notebooks_vault_and_orphans() -> None:
         "o": DriveItem("o", "orphan.txt", "gone", "file", 1),
         "b": DriveItem("b", "B", "r", "folder"),
     }
-    state = DeltaState("drive", items, "link", "r")
+    state = DeltaState.scratch("drive", items.values())
+    state.root_id = "r"
     assert [p for p, _ in tree(state, "/")] == ["/", "/A", "/A/f.txt", "/B"]
     assert [p for p, _ in tree(state, "/A")] == ["/", "/A", "/A/f.txt"]
+    with pytest.raises(NotFound, match="location /A/Notes does not exist"):
+        list(tree(state, "/A/Notes"))  # below a notebook: not backed up, so not found
+    state.close()
 
 
 def test_parse_alone_runs_the_cross_field_checks() -> None:
