@@ -28,7 +28,7 @@ from tests.emulators.drive import DriveEmulator  # noqa: E402
 def main(files: int) -> None:
     with DriveEmulator() as emu, tempfile.TemporaryDirectory() as tmp:
         bench_drive.seed(emu, files, max(1, files // 200))
-        cfg = bench_drive.config(emu, str(Path(tmp) / "state.json"))
+        cfg = bench_drive.config(emu, str(Path(tmp) / "state.sqlite"))
         imp = build(lambda _: gi.GdriveImporter, InitContext("importer", "gdrive", cfg))
         gc.collect()
         tracemalloc.start(6)

@@ -8,7 +8,8 @@ Three ways to get one, and how each ends:
 - `StateDB.scratch(schema)`: a temporary database for a run that keeps nothing; gone at close.
 - `StateDB.fresh(path, schema, version, fingerprint)`: a new database beside `path`. Nothing is
   journalled (the file is not live yet); `commit()` flushes it and renames it over `path`, so an
-  interrupted run leaves the previous state as it was.
+  interrupted run leaves the previous state as it was. The new file is flock()ed while its run
+  lives, so the next `fresh` deletes what a killed run left behind.
 - `StateDB.resume(path, version, fingerprint)`: the stored state, changed inside one
   transaction: `commit()` makes the run durable, `close()` without it rolls everything back.
   None (with the reason logged) when the file is missing, is not a database of ours, or was
@@ -21,12 +22,15 @@ thread, behind a lock; queries return lists, so no cursor is shared between thre
 
 from __future__ import annotations
 
+import fcntl
+import glob
 import json
 import logging
 import os
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,7 @@ __all__ = ["StateDB"]
 log = logging.getLogger(__name__)
 _META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 CACHE_KIB = 16 * 1024  # page cache per database: what memory the map may take
+SWEEP_AFTER = 60.0  # seconds: a leftover new state younger than this is left alone
 
 
 class StateDB:
@@ -46,6 +51,7 @@ class StateDB:
         self._lock = threading.RLock()
         self._closed = False
         self._scratch = False
+        self._claim: int | None = None  # fresh: the flock'ed descriptor of the new file
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
@@ -65,8 +71,10 @@ class StateDB:
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, name = tempfile.mkstemp(prefix=f".{target.name}-", suffix=".new", dir=target.parent)
         os.fchmod(fd, 0o600)
-        os.close(fd)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # ours while it lives: see _sweep
+        _sweep(target)
         db = cls(_connect(Path(name), journal=False), Path(name), target)
+        db._claim = fd
         db.script(_META + ";" + schema)
         db.set_meta("version", version)
         db.set_meta("fingerprint", fingerprint)
@@ -145,6 +153,7 @@ class StateDB:
             os.replace(self.path, self._target)
             _fsync_dir(self._target.parent)
             self.path, self._target = self._target, None
+            self._release()
 
     def close(self) -> None:
         """Without commit(): a fresh or scratch file is deleted, a resumed one rolled back."""
@@ -159,6 +168,12 @@ class StateDB:
                 self._conn.close()
             if self._target is not None or self._scratch:
                 _unlink(self.path)
+            self._release()
+
+    def _release(self) -> None:
+        if self._claim is not None:
+            os.close(self._claim)
+            self._claim = None
 
     def script(self, schema: str) -> None:
         """Run `;`-separated statements (no `;` inside them), inside the current transaction."""
@@ -178,6 +193,27 @@ def _connect(path: Path, journal: bool) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute("BEGIN")
     return conn
+
+
+def _sweep(target: Path) -> None:
+    """Delete new states that a killed run left beside `target` (no live run holds their
+    lock). At a million entries each is hundreds of MB, so they must not pile up."""
+    for stale in target.parent.glob(f".{glob.escape(target.name)}-*.new"):
+        try:
+            if time.time() - stale.stat().st_mtime < SWEEP_AFTER:
+                continue  # maybe just made, not locked yet
+            fd = os.open(stale, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # a run writing it now
+        else:
+            log.info("state: removing %s, left by an interrupted run", stale)
+            _unlink(stale)
+        finally:
+            os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:

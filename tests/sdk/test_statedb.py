@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 import threading
+import time
 from pathlib import Path
 
 from kloset_sdk.statedb import StateDB
@@ -102,3 +104,20 @@ def test_scratch_is_gone_at_close_and_serves_threads(tmp_path: Path) -> None:
     db.commit()  # nothing to keep: still usable, still temporary
     db.close()
     assert not file.exists()
+
+
+def test_new_states_of_killed_runs_are_swept(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    stale = tmp_path / ".state.sqlite-killed.new"  # a run killed mid-walk left this
+    stale.write_bytes(b"x" * 1000)
+    young = tmp_path / ".state.sqlite-young.new"  # made a moment ago, not yet locked
+    young.write_bytes(b"")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    live = StateDB.fresh(path, SCHEMA, 1, "fp")  # a run still writing: locked
+    os.utime(live.path, (old, old))
+    other = StateDB.fresh(path, SCHEMA, 1, "fp")
+    assert not stale.exists() and young.exists() and live.path.exists()
+    other.close()
+    live.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [young.name]
