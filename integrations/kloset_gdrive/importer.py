@@ -4,7 +4,8 @@ Records are relative to the location (`/` is the folder backed up). Files carry 
 size and modifiedTime (ns), regular mode 0644, directories 0755; Google Docs are exported
 (size -1, kloset counts the bytes) with the format's extension. Every file has the xattr
 `user.gdrive.mime_type`, plus `user.gdrive.md5_checksum` / `user.gdrive.sha256_checksum` when
-Drive knows them. Content is read only when the host opens a record, one streamed GET each.
+Drive knows them (none with `metadata=false`). Content is read only when the host opens a
+record, one streamed GET each.
 """
 
 from __future__ import annotations
@@ -204,11 +205,7 @@ class GdriveImporter(GdriveConnection, Importer[GdriveOptions]):
             info = FileInfo(name, size=len(node.target), mode=0o777, mtime_ns=mtime_ns(meta))
             yield Record.symlink(node.path, info, node.target)
             return
-        xattrs = {XATTR_MIME: meta.get("mimeType", "")}
-        if meta.get("md5Checksum"):
-            xattrs[XATTR_MD5] = meta["md5Checksum"]
-        if meta.get("sha256Checksum"):
-            xattrs[XATTR_SHA256] = meta["sha256Checksum"]
+        xattrs = self._xattrs(meta)
         file_id = str(meta.get("id", ""))
         if node.kind == "doc" and node.export is not None:
             info = FileInfo(name, size=-1, mode=modes.DEFAULT_FILE_PERM, mtime_ns=mtime_ns(meta))
@@ -226,6 +223,18 @@ class GdriveImporter(GdriveConnection, Importer[GdriveOptions]):
         yield Record.file(node.path, info, opener, xattrs=sorted(xattrs))
         for key in sorted(xattrs):
             yield Record.xattr(node.path, key, _constant(xattrs[key].encode()))
+
+    def _xattrs(self, meta: Meta) -> dict[str, str]:
+        """Drive's MIME type and checksums, unless `metadata=false`: under Plakar each xattr
+        record costs one more Open on every backup, cache or not (scripts/bench_xattrs.py)."""
+        if not self.opts.metadata:
+            return {}
+        xattrs = {XATTR_MIME: meta.get("mimeType", "")}
+        if meta.get("md5Checksum"):
+            xattrs[XATTR_MD5] = meta["md5Checksum"]
+        if meta.get("sha256Checksum"):
+            xattrs[XATTR_SHA256] = meta["sha256Checksum"]
+        return xattrs
 
     def _opener(
         self, file_id: str, make: Callable[[], Iterator[bytes]]

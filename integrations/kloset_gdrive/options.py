@@ -84,6 +84,12 @@ class GdriveOptions(RetryOptions):
         help="How Google Docs are exported, as kind=extension pairs (kinds: document,"
         " spreadsheet, presentation, drawing, script, jam); kinds not listed keep their default.",
     )
+    metadata: bool = common.importer_flag(
+        default=True,
+        help="Record each file's Drive MIME type, md5 and sha256 as xattrs (three records per"
+        " file, read again by every backup; a restore uses the MIME type and checks the md5)."
+        " false: file records only, much faster backups of unchanged Drives.",
+    )
     acknowledge_abuse: bool = common.importer_flag(
         "Download files Google flagged as malware or spam (otherwise they fail)."
     )

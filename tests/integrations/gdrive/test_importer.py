@@ -268,6 +268,21 @@ def test_shared_with_me_and_options(emu: DriveEmulator) -> None:
     assert got["/Shared folder/inside.txt"].read == 6
 
 
+def test_metadata_false_sends_file_records_only(emu: DriveEmulator) -> None:
+    """metadata=false: the same files and bytes, no xattr record and no xattr name on a file."""
+    folder = emu.add_folder("m")
+    emu.add_file("a.txt", b"alpha", folder)
+    emu.add_doc("Plan", "document", folder)
+    with_meta = scan(drive_config(emu, "gdrive://m"))
+    plain = scan(drive_config(emu, "gdrive://m", metadata="false"))
+    assert len(with_meta.xattrs()) == 4 and plain.xattrs() == {}  # mime + md5 + sha256, mime
+    assert {p: i.sha256 for p, i in plain.by_path().items()} == {
+        p: i.sha256 for p, i in with_meta.by_path().items()
+    }
+    assert with_meta.by_path()["/m/a.txt"].record.xattrs  # the names travel on the file
+    assert all(not i.record.xattrs for i in plain.by_path().values())
+
+
 def test_trash_formats_and_shortcut_skipping(emu: DriveEmulator) -> None:
     doc = emu.add_doc("Notes", "document")
     emu.add_doc("Chart", "drawing")
