@@ -59,6 +59,7 @@ class StateDB:
         fd, name = tempfile.mkstemp(prefix="kloset-state-", suffix=".sqlite")
         os.close(fd)
         db = cls(_connect(Path(name), journal=False), Path(name), None)
+        _unlink(Path(name))  # open already: nothing is left behind, even by a killed plugin
         db._scratch = True
         db.script(_META + ";" + schema)
         return db

@@ -71,6 +71,7 @@ SUBMODULES = {
     "transport",
     "uploads",
     "walk",
+    "statedb",
     "examples",
     "plugin",
 }
