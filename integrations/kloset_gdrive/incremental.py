@@ -59,9 +59,10 @@ def state_path(opts: GdriveOptions) -> Path:
 
 def load(opts: GdriveOptions) -> State | None:
     """The stored state, open in a transaction the importer commits or rolls back."""
-    db = StateDB.resume(state_path(opts), VERSION, opts.fingerprint())
+    path = state_path(opts)
+    db = StateDB.resume(path, VERSION, opts.fingerprint())
     if db is None:
-        log.info("incremental: no usable state at %s, walking the whole Drive", state_path(opts))
+        log.info("incremental: no usable state at %s, walking the whole Drive", path)
         return None
     try:
         failed = [str(i) for i in db.meta("failed") or []]
@@ -134,7 +135,7 @@ def restore_index(state: State, drive_id: str | None) -> Index:
     them), folders reached through shortcuts into other shared drives are listed again."""
     index = Index(state.db)
     index.put(state.root)
-    index.mark_all_folders_listed(drive_id, only_drive=True)
+    index.list_only_drive(drive_id)
     if index.has_child_of(SHARED_ROOT):
         index.mark_listed([SHARED_ROOT])
     return index

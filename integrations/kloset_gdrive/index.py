@@ -19,6 +19,7 @@ import json
 import posixpath
 from collections import defaultdict
 from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 from kloset_sdk.statedb import StateDB
@@ -28,6 +29,7 @@ from .export_formats import FOLDER
 Meta = dict[str, Any]
 #: Parent id standing for "Shared with me", which is a view, not a folder.
 SHARED_ROOT = "kloset:shared-with-me"
+PUT_BATCH = 1000  # items written to the Index at once
 
 #: Items by id (the metadata as Drive sent it, JSON), children by parent, the folders whose
 #: children are all known. `used` (what this run's tree reached) and `paths` (file record path
@@ -51,10 +53,9 @@ class Index:
 
     Every item is decoded again when read: callers keep what they need, not the Index."""
 
-    def __init__(self, db: StateDB | None = None, items: Iterable[Meta] = ()) -> None:
+    def __init__(self, db: StateDB | None = None) -> None:
         self.db = db if db is not None else StateDB.scratch(SCHEMA)
         self.db.script(RUN_SCHEMA)
-        self.put_many(items)
 
     def __contains__(self, file_id: str) -> bool:
         return self.db.one("SELECT 1 FROM items WHERE id = ?", (file_id,)) is not None
@@ -71,10 +72,13 @@ class Index:
         self.put_many([meta])
 
     def put_many(self, metas: Iterable[Meta]) -> None:
-        """Store (or replace) items; a replaced item's old parents are forgotten."""
-        metas = list(metas)
-        if not metas:
-            return
+        """Store (or replace) items, PUT_BATCH at a time (a listing may be a million items);
+        a replaced item's old parents are forgotten."""
+        it = iter(metas)
+        while batch := list(islice(it, PUT_BATCH)):
+            self._put_batch(batch)
+
+    def _put_batch(self, metas: list[Meta]) -> None:
         rows = [
             (
                 m["id"],
@@ -128,13 +132,12 @@ class Index:
     def unlist(self, folder_id: str) -> None:
         self.db.execute("DELETE FROM listed WHERE id = ?", (folder_id,))
 
-    def mark_all_folders_listed(
-        self, drive_id: str | None = None, *, only_drive: bool = False
-    ) -> None:
-        """Every folder known counts as listed (of one drive: `only_drive`, None = My Drive)."""
-        if not only_drive:
-            self.db.execute("INSERT OR IGNORE INTO listed SELECT id FROM items WHERE folder = 1")
-            return
+    def mark_all_folders_listed(self) -> None:
+        """Every folder known counts as listed (the whole corpus was listed)."""
+        self.db.execute("INSERT OR IGNORE INTO listed SELECT id FROM items WHERE folder = 1")
+
+    def list_only_drive(self, drive_id: str | None) -> None:
+        """The folders of one drive (None: My Drive) count as listed, and no other."""
         self.db.execute("DELETE FROM listed")
         self.db.execute(
             "INSERT INTO listed SELECT id FROM items WHERE folder = 1 AND drive = ?",

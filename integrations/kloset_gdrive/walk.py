@@ -32,7 +32,6 @@ from .options import GdriveOptions
 log = logging.getLogger(__name__)
 PARENTS_PER_QUERY = 50  # longer `or` chains risk Drive's "query too complex"
 LIST_WORKERS = 4
-PUT_BATCH = 1000  # items written to the Index at once
 
 
 @dataclass
@@ -60,13 +59,7 @@ class Walker:
 
     def list_corpus(self, root_id: str, drive_id: str | None) -> None:
         """Every item of My Drive (drive_id None) or of one shared drive, in 1000-item pages."""
-        page: list[Meta] = []
-        for meta in self.client.list(self._trash_filter(), drive_id=drive_id):
-            page.append(meta)
-            if len(page) >= PUT_BATCH:
-                self.index.put_many(page)
-                page = []
-        self.index.put_many(page)
+        self.index.put_many(self.client.list(self._trash_filter(), drive_id=drive_id))
         self.index.mark_all_folders_listed()
         self.index.mark_listed([root_id])
 

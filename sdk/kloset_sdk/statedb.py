@@ -167,7 +167,7 @@ class StateDB:
                     self._conn.rollback()
             finally:
                 self._conn.close()
-            if self._target is not None or self._scratch:
+            if self._target is not None:  # a scratch file was unlinked when opened
                 _unlink(self.path)
             self._release()
 
