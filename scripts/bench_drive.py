@@ -47,9 +47,12 @@ NOTE = (
 )
 
 
-def seed(emu: DriveEmulator, files: int, folders: int) -> tuple[dict[str, list[str]], list[str]]:
+def seed(
+    emu: DriveEmulator, files: int, folders: int, mime_type: str | None = None
+) -> tuple[dict[str, list[str]], list[str]]:
     """`folders` folders two levels deep (tops of about sqrt(n) subfolders each), `files` files
-    spread evenly; returns children ids by folder id, and the file ids."""
+    named `file-N.txt` spread evenly (of `mime_type`, else the emulator's default); returns
+    children ids by folder id, and the file ids."""
     tops = max(1, round(math.sqrt(folders)))
     children: dict[str, list[str]] = {"root": []}
     all_folders = []
@@ -69,7 +72,11 @@ def seed(emu: DriveEmulator, files: int, folders: int) -> tuple[dict[str, list[s
     ids = []
     for n in range(files):
         parent = all_folders[n % len(all_folders)]
-        fid = emu.add_file(f"file-{n:05d}.txt", f"content of file {n}\n".encode(), parent)
+        data = f"content of file {n}\n".encode()
+        if mime_type:
+            fid = emu.add_file(f"file-{n:05d}.txt", data, parent, mime_type=mime_type)
+        else:
+            fid = emu.add_file(f"file-{n:05d}.txt", data, parent)
         children[parent].append(fid)
         ids.append(fid)
     return children, ids

@@ -3,10 +3,15 @@
 Exports go through the file's `exportLinks`, never `files.export`: the latter refuses results
 above 10 MB (`exportSizeLimitExceeded`), the links do not. The extension of the chosen format is
 appended to the name, so `Budget` becomes `Budget.xlsx` in the snapshot.
+
+`guess_type` is the MIME type a restore uploads a file with: the importer records a file's
+Drive type only where it differs, so the exporter needs no xattr for the rest.
 """
 
 from __future__ import annotations
 
+import mimetypes
+import posixpath
 from dataclasses import dataclass
 
 from kloset_sdk import ConfigError
@@ -91,6 +96,21 @@ def parse(entries: list[str]) -> dict[str, str]:
 
 def is_google_apps(mime: str) -> bool:
     return mime.startswith(APPS) and mime not in (FOLDER, SHORTCUT)
+
+
+OCTET = "application/octet-stream"
+#: Python's own table only (not /etc/mime.types): the same guess on every machine.
+_TYPES = mimetypes.MimeTypes()
+
+
+def guess_type(name: str) -> str:
+    """The MIME type a file's name suggests, as Drive's web upload would pick it: the export
+    formats' own types first (a restored `Budget.xlsx` is an xlsx), then Python's table."""
+    ext = posixpath.splitext(name)[1][1:].lower()
+    for mime in EXTENSIONS.get(ext, ()):
+        if not is_google_apps(mime):
+            return mime
+    return _TYPES.guess_type(name, strict=False)[0] or OCTET
 
 
 def choose(mime: str, links: dict[str, str], wanted: dict[str, str]) -> Export | None:

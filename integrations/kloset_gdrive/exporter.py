@@ -13,7 +13,8 @@ A file is uploaded with the MIME type its name suggests; when its `user.gdrive.m
 says otherwise, a new revision with that type is uploaded from the bytes just restored (Drive
 changes a MIME type only with a new revision). Google Docs, restored as their export
 (`Budget.xlsx`), keep the export's type: uploading them as a Doc would convert, i.e. change,
-the backed-up bytes. `user.gdrive.md5_checksum` is checked against what Drive stored.
+the backed-up bytes. `user.gdrive.md5_checksum` (a backup with `checksums=true`) is checked
+against what Drive stored.
 modifiedTime is restored at creation; sizes and checksums are Drive's to compute, so nothing
 else can be set.
 """
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import io
 import logging
-import mimetypes
 import posixpath
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -45,19 +45,6 @@ log = logging.getLogger(__name__)
 UPLOAD_WORKERS = 8
 LIST_FIELDS = "id,name,mimeType,createdTime"
 UPLOAD_FIELDS = "id,name,size,md5Checksum,mimeType"
-OCTET = "application/octet-stream"
-#: Python's own table only (not /etc/mime.types): the same guess on every machine.
-_TYPES = mimetypes.MimeTypes()
-
-
-def guess_type(name: str) -> str:
-    """The MIME type a file's name suggests, as Drive's web upload would pick it: the export
-    formats' own types first (a restored `Budget.xlsx` is an xlsx), then Python's table."""
-    ext = posixpath.splitext(name)[1][1:].lower()
-    for mime in fmt.EXTENSIONS.get(ext, ()):
-        if not fmt.is_google_apps(mime):
-            return mime
-    return _TYPES.guess_type(name, strict=False)[0] or OCTET
 
 
 @dataclass
@@ -220,7 +207,7 @@ class GdriveExporter(GdriveConnection, Exporter[GdriveOptions]):
         parent = self._folder(posixpath.dirname(path))
         name = posixpath.basename(path)
         existing = self._children(parent).get(name)
-        meta: dict[str, Any] = {"name": name, "mimeType": guess_type(name)}
+        meta: dict[str, Any] = {"name": name, "mimeType": fmt.guess_type(name)}
         if mtime is not None:
             meta["modifiedTime"] = format_rfc3339(mtime)
         file_id = None

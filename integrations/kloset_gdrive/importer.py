@@ -2,10 +2,11 @@
 
 Records are relative to the location (`/` is the folder backed up). Files carry their Drive
 size and modifiedTime (ns), regular mode 0644, directories 0755; Google Docs are exported
-(size -1, kloset counts the bytes) with the format's extension. Every file has the xattr
-`user.gdrive.mime_type`, plus `user.gdrive.md5_checksum` / `user.gdrive.sha256_checksum` when
-Drive knows them (none with `metadata=false`). Content is read only when the host opens a
-record, one streamed GET each.
+(size -1, kloset counts the bytes) with the format's extension. A file whose Drive MIME type
+is not the one its name gives has the xattr `user.gdrive.mime_type` (none with
+`metadata=false`); `checksums=true` adds `user.gdrive.md5_checksum` and
+`user.gdrive.sha256_checksum`. Content is read only when the host opens a record, one streamed
+GET each.
 """
 
 from __future__ import annotations
@@ -205,7 +206,7 @@ class GdriveImporter(GdriveConnection, Importer[GdriveOptions]):
             info = FileInfo(name, size=len(node.target), mode=0o777, mtime_ns=mtime_ns(meta))
             yield Record.symlink(node.path, info, node.target)
             return
-        xattrs = self._xattrs(meta)
+        xattrs = self._xattrs(meta, name)
         file_id = str(meta.get("id", ""))
         if node.kind == "doc" and node.export is not None:
             info = FileInfo(name, size=-1, mode=modes.DEFAULT_FILE_PERM, mtime_ns=mtime_ns(meta))
@@ -220,20 +221,22 @@ class GdriveImporter(GdriveConnection, Importer[GdriveOptions]):
                 file_id, lambda: download.stream(self.client, url, node.path, size=size, md5=md5)
             )
         assert modes.is_regular(info.mode)
-        yield Record.file(node.path, info, opener, xattrs=sorted(xattrs))
-        for key in sorted(xattrs):
-            yield Record.xattr(node.path, key, _constant(xattrs[key].encode()))
+        yield from Record.file_with_xattrs(node.path, info, opener, xattrs)
 
-    def _xattrs(self, meta: Meta) -> dict[str, str]:
-        """Drive's MIME type and checksums, unless `metadata=false`: under Plakar each xattr
-        record costs one more Open on every backup, cache or not (scripts/bench_xattrs.py)."""
-        if not self.opts.metadata:
-            return {}
-        xattrs = {XATTR_MIME: meta.get("mimeType", "")}
-        if meta.get("md5Checksum"):
-            xattrs[XATTR_MD5] = meta["md5Checksum"]
-        if meta.get("sha256Checksum"):
-            xattrs[XATTR_SHA256] = meta["sha256Checksum"]
+    def _xattrs(self, meta: Meta, name: str) -> dict[str, bytes]:
+        """Only what the name does not already say, unless `checksums`: under Plakar each
+        xattr record costs one more Open on every backup, cache or not (scripts/bench_xattrs.py).
+        The MIME type is kept where export_formats.guess_type would pick another one: a file
+        such as `notes` stored as text/plain (the exporter gives it back its type), and Google
+        Docs (the only trace of what an export was made from)."""
+        xattrs = {}
+        mime = str(meta.get("mimeType") or "")
+        if self.opts.metadata and mime and mime != fmt.guess_type(name):
+            xattrs[XATTR_MIME] = mime.encode()
+        if self.opts.checksums:
+            for key, field in ((XATTR_MD5, "md5Checksum"), (XATTR_SHA256, "sha256Checksum")):
+                if meta.get(field):
+                    xattrs[key] = str(meta[field]).encode()
         return xattrs
 
     def _opener(
@@ -295,7 +298,3 @@ class GdriveImporter(GdriveConnection, Importer[GdriveOptions]):
             finally:
                 self._pending = None
                 self._adopt(None)
-
-
-def _constant(value: bytes) -> Callable[[], bytes]:
-    return lambda: value

@@ -86,9 +86,12 @@ class GdriveOptions(RetryOptions):
     )
     metadata: bool = common.importer_flag(
         default=True,
-        help="Record each file's Drive MIME type, md5 and sha256 as xattrs (three records per"
-        " file, read again by every backup; a restore uses the MIME type and checks the md5)."
-        " false: file records only, much faster backups of unchanged Drives.",
+        help="Record a file's Drive MIME type as the xattr user.gdrive.mime_type where a restore"
+        " needs it: Google Docs, and files whose name suggests another type. false: never.",
+    )
+    checksums: bool = common.checksums(
+        "Also record every file's Drive md5 and sha256 as xattrs (two more records per file,"
+        " read again by every backup; downloads and uploads check the md5 either way).",
     )
     acknowledge_abuse: bool = common.importer_flag(
         "Download files Google flagged as malware or spam (otherwise they fail)."

@@ -6,9 +6,9 @@ refuses delta. With `delta=true` the stored deltaLink brings only the changes (d
 
 Records carry the drive paths (`/Documents/a.txt`, the location's ancestors too, as the fs
 importer does), `fileSystemInfo.lastModifiedDateTime` as mtime (what the user sees in
-OneDrive, not the server's own change time), and each `file.hashes` entry as an xattr
-(`user.onedrive.quickxorhash`, ...) so a restore can be checked against the original.
-Content is read lazily through the pre-authenticated download URL (download.py).
+OneDrive, not the server's own change time), and with `checksums=true` each `file.hashes`
+entry as an xattr (`user.onedrive.quickxorhash`, ...). Content is read lazily through the
+pre-authenticated download URL (download.py).
 
 OneNote notebooks (`package`) and the Personal Vault are skipped with a warning: Graph cannot
 download the former and refuses the latter while it is locked, and neither is an error of the
@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from kloset_sdk import Fatal, FileInfo, Flag, Identity, Importer, InitContext, NotFound, Record
 from kloset_sdk.modes import DEFAULT_DIR_PERM, DEFAULT_FILE_PERM
@@ -77,10 +77,12 @@ class OneDriveImporter(OneDriveConnection, Importer[OneDriveOptions]):
             info.mode = DEFAULT_DIR_PERM
             yield Record.directory(path, info)
             return
-        xattrs = [(HASH_XATTRS[k], v) for k, v in sorted(item.hashes.items()) if k in HASH_XATTRS]
-        yield Record.file(path, info, self._opener(item), xattrs=[n for n, _ in xattrs])
-        for xname, value in xattrs:
-            yield Record.xattr(path, xname, opener=_constant(value.encode()))
+        xattrs = {}
+        if self.opts.checksums:  # off by default: one more Open per xattr on every backup
+            xattrs = {
+                HASH_XATTRS[k]: v.encode() for k, v in item.hashes.items() if k in HASH_XATTRS
+            }
+        yield from Record.file_with_xattrs(path, info, self._opener(item), xattrs)
 
     def _opener(self, item: DriveItem) -> _Opener:
         return _Opener(self.client, item)
@@ -182,10 +184,6 @@ class _Opener:
         if self.item.size == 0:
             return b""
         return download(self.client, self.item, verify=True)
-
-
-def _constant(blob: bytes) -> Callable[[], bytes]:
-    return lambda: blob
 
 
 def _failed(error: BaseException | None) -> BaseException:

@@ -69,6 +69,11 @@ class OneDriveOptions(RetryOptions):
         help="msal token cache written by `klosetctl login onedrive` (0600); default"
         " ~/.config/kloset-connectors/onedrive-default.json.",
     )
+    checksums: bool = common.checksums(
+        "Also record every file's quickXorHash and sha256 (when OneDrive has them) as xattrs"
+        " (one more record each per file, read again by every backup; downloads and uploads"
+        " check the quickXorHash either way).",
+    )
     incremental: bool = common.incremental(
         aliases={"delta": None},
         help="Incremental backups from /root/delta: only changed items are fetched (the"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -121,10 +121,7 @@ class S3Importer(S3Connection, Importer[S3Options]):
             log.debug("%s: deleted since it was listed", key)
             return []
         xattrs = xattrs_of(head, self._tags(key, head), obj.storage_class)
-        out = [Record.file(path, info, opener, xattrs=sorted(xattrs))]
-        for name in sorted(xattrs):
-            out.append(Record.xattr(path, name, _constant(xattrs[name])))
-        return out
+        return Record.file_with_xattrs(path, info, opener, xattrs)
 
     def _tags(self, key: str, head: dict[str, Any]) -> list[dict[str, str]]:
         """The tag set, fetched only when it may be non-empty.
@@ -174,7 +171,3 @@ COUNTING_SERVERS = ("AmazonS3", "MinIO", "SeaweedFS")
 def _counts_tags(head: dict[str, Any]) -> bool:
     server = str(head.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("server", ""))
     return server.startswith(COUNTING_SERVERS)
-
-
-def _constant(value: bytes) -> Callable[[], bytes]:
-    return lambda: value

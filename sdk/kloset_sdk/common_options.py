@@ -78,6 +78,12 @@ def incremental(help: str, *, aliases: Aliases | None = None) -> Any:
     return option(False, kinds=IMPORTER, aliases=aliases, help=help)
 
 
+def checksums(help: str) -> Any:
+    """`checksums`: also send the service's own content hashes as xattrs (off by default: each
+    xattr is one more Open per file on every backup, and the hashes are checked on download)."""
+    return option(False, kinds=IMPORTER, help=help)
+
+
 def state_file(default: str | None, help: str) -> Any:
     """`state_file`: where an incremental importer keeps what the next run starts from."""
     return option(default, kinds=IMPORTER, help=help)

@@ -1,15 +1,16 @@
 """Typed records <-> protobuf (docs/PROTOCOL.md: Records; the Go side is integration-grpc conv.go).
 
-Connectors build `Record`s with the constructors below (`Record.file`, `.directory`,
-`.symlink`, `.xattr`, `.failure`); the servicers do the proto conversion, so the rules that the
-host enforces (fileInfo present unless error/xattr, xattr type 0, UTC ns timestamps) hold once.
+Connectors build `Record`s with the constructors below (`Record.file`, `.file_with_xattrs`,
+`.directory`, `.symlink`, `.xattr`, `.failure`); the servicers do the proto conversion, so the
+rules that the host enforces (fileInfo present unless error/xattr, xattr type 0, UTC ns
+timestamps) hold once.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import IO
 
@@ -24,6 +25,10 @@ XATTR_ADS = 1
 
 Content = IO[bytes] | Iterable[bytes] | bytes
 Opener = Callable[[], Content]
+
+
+def _constant(value: bytes) -> Opener:
+    return lambda: value
 
 
 #: FileInfo fields the wire carries under the same name (the mtime travels as `mod_time`).
@@ -167,6 +172,20 @@ class Record:
         cls, pathname: str, info: FileInfo, opener: Opener, xattrs: Iterable[str] = ()
     ) -> Record:
         return cls(pathname, info, opener=opener, has_reader=True, xattrs=list(xattrs))
+
+    @classmethod
+    def file_with_xattrs(
+        cls, pathname: str, info: FileInfo, opener: Opener, xattrs: Mapping[str, bytes]
+    ) -> list[Record]:
+        """A file record naming `xattrs`, then one xattr record per value, in name order.
+
+        Each xattr record costs the host one more Open on every backup, even of an unchanged
+        file, so a connector should send only the values a restore or a user needs.
+        """
+        names = sorted(xattrs)
+        out = [cls.file(pathname, info, opener, xattrs=names)]
+        out.extend(cls.xattr(pathname, n, _constant(xattrs[n])) for n in names)
+        return out
 
     @classmethod
     def directory(cls, pathname: str, info: FileInfo, xattrs: Iterable[str] = ()) -> Record:

@@ -29,6 +29,21 @@ def test_xattr_and_error_have_no_fileinfo() -> None:
     assert e.error == "/a: Permission denied" and not e.HasField("fileInfo") and not e.hasReader
 
 
+def test_file_with_xattrs_names_them_and_sends_each_value() -> None:
+    info = FileInfo("a", size=3, mode=0o644)
+    recs = Record.file_with_xattrs("/a", info, lambda: b"abc", {"user.z": b"2", "user.a": b"1"})
+    assert [(r.pathname, r.is_xattr, r.xattr_name) for r in recs] == [
+        ("/a", False, ""),
+        ("/a", True, "user.a"),
+        ("/a", True, "user.z"),
+    ]
+    assert recs[0].xattrs == ["user.a", "user.z"] and recs[0].opener is not None
+    assert [r.opener() for r in recs[1:] if r.opener] == [b"1", b"2"]
+    assert [r.key for r in recs] == ["/a", "xattr:/a:user.a", "xattr:/a:user.z"]
+    (only,) = Record.file_with_xattrs("/b", FileInfo("b"), lambda: b"", {})
+    assert only.xattrs == [] and not only.is_xattr
+
+
 def test_directory_and_symlink_bits() -> None:
     d = Record.directory("/d", FileInfo("d", mode=0o755)).to_proto()
     assert d.fileInfo.mode & modes.MODE_DIR and not d.hasReader

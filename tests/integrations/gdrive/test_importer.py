@@ -7,6 +7,8 @@ from pathlib import Path
 
 import grpc
 
+from kloset_gdrive import export_formats as fmt
+from kloset_gdrive.importer import XATTR_MD5, XATTR_MIME, XATTR_SHA256
 from kloset_sdk import FileInfo, Flag
 from kloset_sdk.harness import ImporterClient, ImportRun, PluginProcess
 from tests.conftest import plugin_argv, run_gohost
@@ -78,10 +80,14 @@ def check_tree(run: ImportRun, exp: Expected) -> None:
         assert info.mode == 0o644
     assert {p for p, i in got.items() if i.record.is_dir} == exp.dirs
     assert {p: i.record.target for p, i in got.items() if i.record.target} == exp.links
+    # The MIME type only where the name does not give it (the emulator stores application/
+    # octet-stream unless told otherwise): every Doc, no .bin or .dat file; no checksums.
     xattrs = run.xattrs()
-    some = next(p for p in exp.files if p not in exp.docs)
-    assert xattrs[(some, "user.gdrive.md5_checksum")].data is None  # scan(keep_data=False)
-    assert (some, "user.gdrive.mime_type") in xattrs
+    assert {name for _, name in xattrs} == {XATTR_MIME}
+    assert {(p, XATTR_MIME) for p in exp.docs} <= set(xattrs)
+    plain = [p for p in exp.files if p not in exp.docs and fmt.guess_type(p) == fmt.OCTET]
+    assert plain and not {(p, XATTR_MIME) for p in plain} & set(xattrs)
+    assert all(x.data is None for x in xattrs.values())  # scan(keep_data=False)
 
 
 def test_big_drive_then_incremental(emu: DriveEmulator, state_file: str) -> None:
@@ -268,18 +274,31 @@ def test_shared_with_me_and_options(emu: DriveEmulator) -> None:
     assert got["/Shared folder/inside.txt"].read == 6
 
 
-def test_metadata_false_sends_file_records_only(emu: DriveEmulator) -> None:
-    """metadata=false: the same files and bytes, no xattr record and no xattr name on a file."""
+def test_xattrs_only_where_needed_and_the_switches(emu: DriveEmulator) -> None:
+    """By default the MIME type only where the name gives another one; checksums=true adds
+    md5 and sha256 to every file; metadata=false sends none. Files and bytes never change."""
     folder = emu.add_folder("m")
-    emu.add_file("a.txt", b"alpha", folder)
+    emu.add_file("a.txt", b"alpha", folder, mime_type="text/plain")  # the name says it
+    emu.add_file("notes", b"plain", folder, mime_type="text/plain")  # it does not
     emu.add_doc("Plan", "document", folder)
-    with_meta = scan(drive_config(emu, "gdrive://m"))
+    default = scan(drive_config(emu, "gdrive://m"), keep_data=True)
+    full = scan(drive_config(emu, "gdrive://m", checksums="true"))
     plain = scan(drive_config(emu, "gdrive://m", metadata="false"))
-    assert len(with_meta.xattrs()) == 4 and plain.xattrs() == {}  # mime + md5 + sha256, mime
-    assert {p: i.sha256 for p, i in plain.by_path().items()} == {
-        p: i.sha256 for p, i in with_meta.by_path().items()
+    assert {k: x.data for k, x in default.xattrs().items()} == {
+        ("/m/notes", XATTR_MIME): b"text/plain",
+        ("/m/Plan.docx", XATTR_MIME): b"application/vnd.google-apps.document",
     }
-    assert with_meta.by_path()["/m/a.txt"].record.xattrs  # the names travel on the file
+    assert set(full.xattrs()) == set(default.xattrs()) | {
+        (p, n) for p in ("/m/a.txt", "/m/notes") for n in (XATTR_MD5, XATTR_SHA256)
+    }  # a Doc has no checksums of its own
+    assert plain.xattrs() == {}
+    for run in (full, plain):
+        assert {p: i.sha256 for p, i in run.by_path().items()} == {
+            p: i.sha256 for p, i in default.by_path().items()
+        }
+    got = default.by_path()
+    assert got["/m/notes"].record.xattrs == [XATTR_MIME]  # the names travel on the file
+    assert got["/m/a.txt"].record.xattrs == []
     assert all(not i.record.xattrs for i in plain.by_path().values())
 
 

@@ -15,8 +15,8 @@ def test_gohost_import_then_export(emu: DriveEmulator, tmp_path: Path) -> None:
     ids = seed_sample(emu)
     out = tmp_path / "records.jsonl"
     res = run_gohost(
-        "import", plugin_argv("gdrive", "importer"), "gdrive", drive_config(emu),
-        "-j", "16", "-out", str(out),
+        "import", plugin_argv("gdrive", "importer"), "gdrive",
+        drive_config(emu, checksums="true"), "-j", "16", "-out", str(out),
     )  # fmt: skip
     assert res["ok"] and res["errors"] == 0, res
     records = [json.loads(ln) for ln in out.read_text().splitlines()]

@@ -52,8 +52,14 @@ def test_export_then_import_round_trips(emu: GraphEmulator) -> None:
         app_config(emu, "onedrive:///Restore", fragment_size=str(FRAGMENT)), records
     )
     assert not result.errors, result.errors
-    back = run_import(app_config(emu, "onedrive:///Restore"))
+    back = run_import(app_config(emu, "onedrive:///Restore", checksums="true"))
     assert back.finished and not back.errors
+    plain = run_import(app_config(emu, "onedrive:///Restore"))  # no hash xattrs by default
+    assert plain.finished and not plain.errors and plain.xattrs() == {}
+    assert all(not r.record.xattrs for r in files_of(plain).values())
+    assert {p: r.sha256 for p, r in files_of(plain).items()} == {
+        p: r.sha256 for p, r in files_of(back).items()
+    }
     got = {p.removeprefix("/Restore"): r for p, r in files_of(back).items()}
     assert set(got) == set(files)
     xattrs = back.xattrs()

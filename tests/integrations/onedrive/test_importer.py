@@ -43,7 +43,8 @@ def test_full_import_reproduces_tree_and_bytes(big: GraphEmulator) -> None:
     sample = set(list(files)[:200])
     big.reset_stats()
     run = run_import(
-        app_config(big), opens=lambda i: not i.record.is_xattr or i.record.pathname in sample
+        app_config(big, checksums="true"),
+        opens=lambda i: not i.record.is_xattr or i.record.pathname in sample,
     )
     assert run.finished and not run.errors, run.errors[:3]
     # the whole tree in delta pages of 1,000 items (the root too; the vault's content is hidden
@@ -59,7 +60,7 @@ def test_full_import_reproduces_tree_and_bytes(big: GraphEmulator) -> None:
     assert got["/dir 000/big.iso"].read == 100 * MiB
     # neither the notebook nor the vault (nor anything inside them) is in the backup
     assert not [p for p in run.by_path() if "Notebook" in p or "Vault" in p]
-    # mtimes are OneDrive's fileSystemInfo (seconds), hashes are kept as xattrs
+    # mtimes are OneDrive's fileSystemInfo (seconds), hashes are kept as xattrs (checksums)
     xattrs = run.xattrs()
     for path in sample:
         item = big.get_item(path)
