@@ -10,6 +10,7 @@ over folders of about 200 files each, two levels deep; SeaweedFS: 100 prefixes),
   `incremental=true`, so the full run also writes their state file;
 - incremental (gdrive, onedrive): a second Import after 10 files changed, opening only what
   kloset's cache would (the records whose size or mtime changed).
+- onedrive also runs a full Import in its default mode (`incremental=false`, no state file).
 - s3: the full listing with `metadata=false`, then with `metadata=true` (one HEAD per object).
 
 Peak RSS is the plugin process's own high-water mark (VmHWM, read before it exits); requests
@@ -137,6 +138,10 @@ def bench_onedrive(size: int) -> list[dict[str, Any]]:
         took, _, rss = one_import("onedrive", cfg, changed_since(files))
         meta, downloads = bench_onedrive._counts(emu)
         rows.append(_row("onedrive", size, "incremental", took, meta + downloads, rss))
+        emu.reset_stats()  # the default mode: no state, the sent file ids in a scratch table
+        took, _, rss = one_import("onedrive", app_config(emu), lambda rec: False)
+        run = "full, incremental=false"
+        rows.append(_row("onedrive", size, run, took, bench_onedrive._counts(emu)[0], rss))
     return rows
 
 

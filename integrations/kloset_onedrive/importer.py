@@ -108,6 +108,14 @@ class OneDriveImporter(OneDriveConnection, Importer[OneDriveOptions]):
         drive_type = self.opts.drive_type or (start.drive_type if start else "")
         listing = DeltaListing(self.client, start, self.root, outside, drive_type == "personal")
         try:
+            yield from self._listed_or_walked(listing, start)
+        finally:
+            listing.close()
+
+    def _listed_or_walked(
+        self, listing: DeltaListing, start: DriveItem | None
+    ) -> Iterator[tuple[str, DriveItem | BaseException]]:
+        try:
             yield from listing.entries()
             return
         except DeltaRefused as exc:

@@ -24,6 +24,8 @@ a OneNote notebook or the Personal Vault are dropped with it (delta lists some o
 children walk never does), so the records are the walk's: same paths, same items. Graph may
 send an item twice; records are streamed, so the first occurrence is kept (Graph's advice is
 the last: one changed during the listing is caught up by the next backup, as with a walk).
+The ids of the files sent are kept in a scratch SQLite table, not a set: a million of them
+would hold about 100 MB.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import logging
 from collections.abc import Iterator
 
 from kloset_sdk import KlosetError, PermissionDenied
+from kloset_sdk.statedb import StateDB
 
 from .api import SELECT, DriveItem, join, parse_item
 from .client import PAGE, GraphClient, GraphFailure, ResyncRequired
@@ -39,6 +42,22 @@ from .client import PAGE, GraphClient, GraphFailure, ResyncRequired
 log = logging.getLogger(__name__)
 #: Statuses meaning "no delta here" (as opposed to a failure worth reporting as such).
 REFUSED_STATUS = frozenset({400, 405, 501})
+
+
+class SentFiles:
+    """A set of item ids on disk (a scratch database, gone when closed or the process ends)."""
+
+    def __init__(self) -> None:
+        self._db = StateDB.scratch("CREATE TABLE sent (id TEXT PRIMARY KEY) WITHOUT ROWID")
+
+    def __contains__(self, item_id: str) -> bool:
+        return self._db.one("SELECT 1 FROM sent WHERE id = ?", (item_id,)) is not None
+
+    def add(self, item_id: str) -> None:
+        self._db.execute("INSERT OR IGNORE INTO sent (id) VALUES (?)", (item_id,))
+
+    def close(self) -> None:
+        self._db.close()
 
 
 class DeltaRefused(KlosetError):
@@ -74,12 +93,15 @@ class DeltaListing:
         self.where: dict[str, str | None] = dict.fromkeys(outside)
         if start is not None:
             self.where[start.id] = start_path
-        self.files: set[str] = set()  # files already sent (Graph may repeat an item)
+        self.files = SentFiles()  # files already sent (Graph may repeat an item)
         self.waiting: dict[str, list[DriveItem]] = {}  # parent id -> children seen before it
         self.pages = 0
 
     def sent(self, item_id: str) -> bool:
         return item_id in self.files or self.where.get(item_id) is not None
+
+    def close(self) -> None:
+        self.files.close()
 
     def entries(self) -> Iterator[tuple[str, DriveItem]]:
         """Raises DeltaRefused when Graph will not enumerate (possibly after some entries)."""
