@@ -1,12 +1,14 @@
 """Connectors that end their own process in the middle of a call, as a crashing plugin does.
 
-The importer sends two records and dies; the exporter dies on its second record; the storage
-dies in Create. `os._exit` skips every cleanup: the host sees the pipes close, nothing else.
+The importer sends two records and dies once the host acked the second; the exporter dies on
+its second record; the storage dies in Create. `os._exit` skips every cleanup: the host sees
+the pipes close, nothing else.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 
 from kloset_sdk import ChunkStream, Exporter, FileInfo, Identity, Record, modes
@@ -27,10 +29,16 @@ class CrashyImporter(TreeImporter):
     def identity(self) -> Identity:
         return Identity("localhost", "crashy", "/")
 
+    wants_acks = True
+
     def records(self) -> Iterator[Record]:
         yield Record.directory("/", _info("/", 0, True))
         yield Record.file("/first.txt", _info("first.txt", 5), lambda: b"hello")
-        os._exit(EXIT)
+        threading.Event().wait()  # the Import stays open: the process ends in ack() below
+
+    def ack(self, record: Record, error: str) -> None:
+        if record.pathname == "/first.txt":  # the host has it: dying now cannot lose it
+            os._exit(EXIT)
 
 
 class CrashyExporter(Exporter[TreeOptions]):
