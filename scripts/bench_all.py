@@ -5,7 +5,7 @@ optionally spread: a section whose rows carry it gets a spread column); a sectio
 reference (the scale curve) renders its own table with `render(rows)`.
 Throughput, time and memory figures are the median of at least 3 runs, ours and the reference
 interleaved; request counts are exact (one run). A module may name its reference column
-(`REFERENCE`, e.g. "rclone (modelled, not run)") and add a `NOTE` printed under its table.
+(`REFERENCE`, e.g. "rclone v1.75.2 (run)") and add a `NOTE` printed under its table.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ SECTIONS = [
     ("Transport (vs gorefplugin under gohost)", "bench_transport"),
     ("S3 (vs plain boto3 on the same SeaweedFS)", "bench_s3"),
     ("SFTP (vs plain paramiko on the same sshd)", "bench_sftp"),
-    ("Google Drive (requests to the emulator, vs a model of rclone's)", "bench_drive"),
-    ("OneDrive (requests to the emulator, vs a model of rclone's)", "bench_onedrive"),
+    ("Google Drive (requests and time on the emulator, vs the real rclone)", "bench_drive"),
+    ("OneDrive (requests and time on the emulator, vs the real rclone)", "bench_onedrive"),
     ("Under the real Plakar (s3 vs refs3, posixfs vs built-in fs)", "bench_plakar"),
     ("Scale (an import's time, requests and peak RSS as the source grows)", "bench_scale"),
 ]
@@ -140,8 +140,8 @@ def main(argv: list[str]) -> int:
             "(transport, S3, SFTP, under Plakar) are the median of at least 3 runs, ours and the "
             "reference "
             "interleaved in the same run. Request counts (Google Drive, OneDrive) are exact counts "
-            "from one run against the emulators, and their rclone references are modelled from "
-            "the tree's shape, not measured: rclone is not run (each section says how).\n"
+            "from one run against the emulators, ours and the real rclone's on the same emulator "
+            "(each section says how rclone reaches it).\n"
         )
         notes = ROOT / "docs" / "BENCHMARKS.notes.md"
         previous = ROOT / "docs" / "BENCHMARKS.md"

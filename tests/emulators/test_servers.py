@@ -335,3 +335,31 @@ def test_proxy_stop_leaves_no_thread(sshd: SSHD) -> None:
     with pytest.raises((paramiko.SSHException, EOFError, OSError)):
         sftp.listdir(str(sshd.root_dir))
     sftp.close()
+
+
+def test_tls_proxy_sends_a_public_host_to_the_emulator() -> None:
+    """What scripts/bench_drive.py relies on to run the real rclone: a CONNECT to a routed host
+    reaches the emulator over TLS trusted through the proxy's CA; any other host is refused."""
+    import requests
+
+    from tests.emulators.drive import DriveEmulator
+    from tests.emulators.tlsproxy import TLSProxy
+
+    with DriveEmulator() as emu:
+        port = int(emu.url.rstrip("/").rsplit(":", 1)[1])
+        with TLSProxy({"www.googleapis.com": port}) as proxy:
+            s = requests.Session()
+            s.trust_env = False
+            s.proxies = {"https": proxy.url}
+            s.verify = proxy.ca_path
+            r = s.get("https://www.googleapis.com/drive/v3/about?fields=user")
+            assert r.status_code == 401  # the emulator's answer: no token was sent
+            assert "error" in r.json() and proxy.connects == 1
+            with pytest.raises(requests.exceptions.ProxyError, match="403"):
+                s.get("https://example.com/")
+            with pytest.raises(requests.exceptions.SSLError):  # the proxy's CA is needed
+                requests.get(
+                    "https://www.googleapis.com/drive/v3/about",
+                    proxies={"https": proxy.url},
+                    timeout=10,
+                )
