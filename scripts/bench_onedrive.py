@@ -181,34 +181,34 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             "listing: metadata requests vs rclone lsjson -R --onedrive-delta --fast-list",
             listing[1],
             r_delta[1],
-        ),  # fmt: skip
+        ),
         _row(
             f"full copy, {tree}: all requests vs rclone copy --onedrive-delta --fast-list",
             full[1] + full[2],
             r_copy[1] + r_copy[2],
-        ),  # fmt: skip
+        ),
         _row(
             "full copy: wall time under gohost (-j 16) vs rclone copy --transfers 16",
             round(ours_copy[0], 1),
             round(r_copy[0], 1),
             "s",
-        ),  # fmt: skip
+        ),
         _row(
             f"incremental=true run after {CHANGES} changes: metadata vs rclone copy again"
             " (it relists)",
             incr[1],
             r_again[1],
-        ),  # fmt: skip
+        ),
         _row(
             f"incremental=true run after {CHANGES} changes: downloads vs rclone's",
             incr[2],
             r_again[2],
-        ),  # fmt: skip
+        ),
         _row(
             f"default-mode run after {CHANGES} changes: metadata vs rclone copy again",
             again[1],
             r_again[1],
-        ),  # fmt: skip
+        ),
     ]
     return rows
 

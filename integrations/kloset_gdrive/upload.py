@@ -25,11 +25,10 @@ from kloset_sdk.errors import ProtocolError
 
 from .client import FILE_FIELDS, DriveClient
 from .errors import ApiError
+from .export_formats import APPS, OCTET
 
 if TYPE_CHECKING:
     import requests
-
-OCTET = "application/octet-stream"
 
 
 class Readable(Protocol):
@@ -98,7 +97,7 @@ def _create_or_fetch(client: DriveClient, meta: dict[str, Any], fields: str, exc
 def _media_type(meta: dict[str, Any]) -> str:
     """The Content-Type of the bytes: the file's own MIME type when the metadata sets one."""
     mime = str(meta.get("mimeType") or "")
-    return mime if mime and not mime.startswith("application/vnd.google-apps.") else OCTET
+    return mime if mime and not mime.startswith(APPS) else OCTET
 
 
 def _multipart(
