@@ -5,7 +5,8 @@
   media URLs follow the endpoint too (`build(client_options=...)` keeps www.googleapis.com for
   uploads).
 - httplib2 is not thread-safe, so every thread gets its own AuthorizedHttp (metadata calls) and
-  AuthorizedSession (media: streamed downloads, ranged reads, upload chunks).
+  requests Session (media: streamed downloads, ranged reads, upload chunks; `kloset_sdk.http.Rest`
+  puts the bearer token on those, from `GoogleTokens`).
 - Every call goes through the process's single Pacer (kloset_sdk.http): when Drive throttles
   one worker, all of them wait out its Retry-After. errors.py says what is worth another try and
   what a failure means; quota errors become QuotaExceeded here and stop at once.
@@ -22,7 +23,7 @@ from urllib.parse import quote
 
 from kloset_sdk import KlosetError
 from kloset_sdk.errors import QuotaExceeded
-from kloset_sdk.http import Rest, paced, process_pacer
+from kloset_sdk.http import Answer, Rest, paced, process_pacer
 from kloset_sdk.lazy import OnFirstUse
 from kloset_sdk.retry import Pacer
 
@@ -48,13 +49,26 @@ def _unauthorized(exc: BaseException) -> bool:
     return isinstance(exc, ApiError) and exc.status == 401
 
 
-def _error_hook(method: str, url: str, resp: requests.Response) -> ApiError:
+def _error_hook(method: str, url: str, resp: Answer) -> ApiError:
     return error_from(resp.status_code, resp.content, resp.headers)
 
 
 def escape(value: str) -> str:
     """A string literal for the `q` language."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class GoogleTokens:
+    """The client's google-auth credentials as the SDK's TokenSource."""
+
+    def __init__(self, client: DriveClient) -> None:
+        self.client = client
+
+    def token(self) -> str:
+        return self.client.token()
+
+    def refresh(self, stale: str) -> str:
+        return self.client.token(stale)
 
 
 class DriveClient:
@@ -69,7 +83,9 @@ class DriveClient:
         self._ids_lock = threading.Lock()
         self.has_generate_ids = True  # False once the service answered 404/501 to generateIds
         self._refresh_lock = threading.Lock()
-        self.rest = Rest(self.pacer, _error_hook, self._new_session, opts.timeout)
+        self.rest = Rest(
+            self.pacer, _error_hook, self._new_session, opts.timeout, GoogleTokens(self)
+        )
         # Importing googleapiclient and parsing its 250 KB discovery document cost ~130 ms,
         # which `ping` (Init) does without.
         self._service = OnFirstUse(self._build_service)
@@ -112,9 +128,13 @@ class DriveClient:
         return self.rest.session()
 
     def _new_session(self) -> requests.Session:
-        from google.auth.transport.requests import AuthorizedSession
+        import requests
 
-        return AuthorizedSession(self.creds)  # type: ignore[no-untyped-call]
+        session = requests.Session()
+        quota_project = getattr(self.creds, "quota_project_id", None)
+        if quota_project:  # what google-auth adds to every request it authorizes
+            session.headers["x-goog-user-project"] = quota_project
+        return session
 
     # -- the pacer loop ----------------------------------------------------------------------
     def run(self, fn: Callable[[], T], what: str) -> T:
@@ -140,6 +160,19 @@ class DriveClient:
 
         with self._refresh_lock:
             self.creds.refresh(Request())
+
+    def token(self, stale: str | None = None) -> str:
+        """The access token, refreshed first when it has expired, or is still `stale` (the one a
+        401 refused) and no other thread has replaced it yet."""
+        creds = self.creds
+        if creds.valid and (stale is None or creds.token != stale):
+            return str(creds.token)
+        from google.auth.transport.requests import Request
+
+        with self._refresh_lock:
+            if not creds.valid or (stale is not None and creds.token == stale):
+                creds.refresh(Request())
+            return str(creds.token)
 
     def call(self, request: Any, what: str) -> Any:
         """Execute a googleapiclient request on this thread's http object."""

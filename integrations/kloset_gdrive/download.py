@@ -12,16 +12,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from kloset_sdk import Fatal
-from kloset_sdk.http import ranged_download
+from kloset_sdk.http import Answer, ranged_download
 
 from .client import DriveClient
 from .errors import ApiError, should_retry
-
-if TYPE_CHECKING:
-    import requests
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +43,12 @@ def stream(
     whole = offset == 0 and length is None
     digest = hashlib.md5() if (whole and md5) else None
 
-    def open_range(pos: int, end: int | None) -> requests.Response | None:
+    def open_range(pos: int, end: int | None) -> Answer | None:
         headers = {}
         if pos or end is not None:
             headers["Range"] = f"bytes={pos}-{'' if end is None else end - 1}"
         try:
-            return client.run(
-                lambda: client.send("GET", url, what, headers=headers, stream=True), what
-            )
+            return client.run(lambda: client.rest.stream(url, headers=headers), what)
         except Fatal as exc:
             if isinstance(exc.__cause__, ApiError) and exc.__cause__.status == 416:
                 return None

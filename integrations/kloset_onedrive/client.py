@@ -19,6 +19,7 @@ import requests
 from kloset_sdk import AlreadyExists, Fatal, KlosetError, NotFound, PermissionDenied
 from kloset_sdk.errors import QuotaExceeded, Throttled
 from kloset_sdk.http import (
+    Answer,
     Rest,
     TokenSource,
     Unauthorized,
@@ -176,7 +177,7 @@ def _dropped(method: str, url: str, exc: BaseException) -> Dropped:
     return Dropped(f"{method} {_short(url)}: connection failed ({_why(exc)})")
 
 
-def _translate(method: str, url: str, resp: requests.Response) -> KlosetError:
+def _translate(method: str, url: str, resp: Answer) -> KlosetError:
     """The one place a Graph status becomes a kloset error the user can act on (the SDK's
     error hook). Sent without a token: a pre-authenticated URL."""
     auth = "Authorization" in resp.request.headers
@@ -215,7 +216,7 @@ def _translate(method: str, url: str, resp: requests.Response) -> KlosetError:
     return GraphFailure(text, status, code)
 
 
-def _error_body(resp: requests.Response) -> tuple[str, str]:
+def _error_body(resp: Answer) -> tuple[str, str]:
     try:
         err = resp.json().get("error")
     except ValueError:

@@ -20,7 +20,7 @@ import requests
 import urllib3
 
 from kloset_sdk import Fatal
-from kloset_sdk.http import ranged_download
+from kloset_sdk.http import Answer, ranged_download
 
 from .api import DOWNLOAD_URL, DriveItem, parse_item
 from .client import GraphClient, ItemNotFound, UrlRefused
@@ -65,7 +65,7 @@ def download(
     started = time.monotonic()
     policy = client.pacer.policy
 
-    def open_range(pos: int, end: int | None) -> requests.Response:
+    def open_range(pos: int, end: int | None) -> Answer:
         nonlocal renewals
         while True:
             url = item.fresh_url() or refresh_url(client, item)
@@ -73,7 +73,7 @@ def download(
             if pos or end is not None:
                 headers["Range"] = f"bytes={pos}-" + ("" if end is None else str(end - 1))
             try:
-                return client.call("GET", url, auth=False, headers=headers, stream=True)
+                return client.rest.call_stream(url, auth=False, headers=headers)
             except (UrlRefused, ItemNotFound) as exc:
                 renewals += 1
                 spent = time.monotonic() - started

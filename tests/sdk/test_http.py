@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,7 +12,14 @@ import pytest
 import requests
 
 from kloset_sdk.errors import Fatal, KlosetError, Throttled
-from kloset_sdk.http import Rest, Unauthorized, Unavailable, process_pacer, ranged_download
+from kloset_sdk.http import (
+    Answer,
+    Rest,
+    Unauthorized,
+    Unavailable,
+    process_pacer,
+    ranged_download,
+)
 from kloset_sdk.retry import Pacer, RetryOptions, RetryPolicy, parse_retry_after
 from tests.clock import FakeClock as Clock
 
@@ -30,8 +38,11 @@ class Server:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, unless a reply closes
+
             def do_GET(self) -> None:
-                outer.seen.append(dict(self.headers.items()))
+                peer = {"_port": str(self.client_address[1]), "_path": self.path}
+                outer.seen.append(dict(self.headers.items()) | peer)
                 reply = outer.replies[min(len(outer.seen), len(outer.replies)) - 1]
                 reply(self)
 
@@ -39,6 +50,7 @@ class Server:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.handle_error = lambda *args: None  # type: ignore[method-assign]  # a client left
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/obj"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
@@ -73,8 +85,9 @@ def status(code: int, headers: dict[str, str] | None = None) -> Reply:
     return reply
 
 
-def content(cut_at: int | None = None) -> Reply:
-    """BODY, honouring `Range: bytes=a-`; `cut_at`: close the connection after that many."""
+def content(cut_at: int | None = None, keep: bool = False) -> Reply:
+    """BODY, honouring `Range: bytes=a-`; `cut_at`: close the connection after that many;
+    `keep`: leave the connection open for the next request."""
 
     def reply(h: BaseHTTPRequestHandler) -> None:
         start = 0
@@ -89,7 +102,17 @@ def content(cut_at: int | None = None) -> Reply:
         h.end_headers()
         h.wfile.write(part if cut_at is None else part[:cut_at])
         h.wfile.flush()
-        h.close_connection = True
+        h.close_connection = not keep
+
+    return reply
+
+
+def redirect(to: str) -> Reply:
+    def reply(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(302)
+        h.send_header("Location", to)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
 
     return reply
 
@@ -98,7 +121,7 @@ def pacer(clock: Clock, attempts: int = 5) -> Pacer:
     return Pacer(RetryPolicy(attempts=attempts), sleep=clock.sleep, clock=clock)
 
 
-def hook(method: str, url: str, resp: requests.Response) -> KlosetError:
+def hook(method: str, url: str, resp: Answer) -> KlosetError:
     """A service's error hook: its error body and status become SDK errors."""
     message = resp.json()["error"]["message"]
     if resp.status_code == 429:
@@ -129,11 +152,14 @@ def rest(p: Pacer, tokens: Tokens | None = None) -> Rest:
     return Rest(p, hook, requests.Session, 10.0, tokens)
 
 
-def opener(r: Rest, url: str) -> Callable[[int, int | None], requests.Response]:
-    """What a connector hands ranged_download: the paced GET of the bytes from `pos`."""
+def opener(r: Rest, url: str, lean: bool = False) -> Callable[[int, int | None], Answer]:
+    """What a connector hands ranged_download: the paced GET of the bytes from `pos`, through
+    requests (`call`) or straight through urllib3 (`call_stream`, `lean`)."""
 
-    def open_range(pos: int, end: int | None) -> requests.Response:
+    def open_range(pos: int, end: int | None) -> Answer:
         headers = {"Range": f"bytes={pos}-"} if pos else {}
+        if lean:
+            return r.call_stream(url, headers=headers)
         return r.call("GET", url, headers=headers, stream=True)
 
     return open_range
@@ -168,7 +194,8 @@ def test_401_after_a_refresh_is_final(serve: Callable[..., Server]) -> None:
     assert tokens.refreshes == 1 and len(srv.seen) == 2
 
 
-def test_download_resumes_from_the_byte_reached(serve: Callable[..., Server]) -> None:
+@pytest.mark.parametrize("lean", [False, True], ids=["requests", "urllib3"])
+def test_download_resumes_from_the_byte_reached(serve: Callable[..., Server], lean: bool) -> None:
     cut = 2 << 20  # on a piece boundary: a piece cut half-way is dropped by requests
     srv = serve(content(cut_at=cut), content())
     clock = Clock()
@@ -176,9 +203,9 @@ def test_download_resumes_from_the_byte_reached(serve: Callable[..., Server]) ->
     r = rest(p)
 
     def broken(exc: BaseException) -> bool:
-        return isinstance(exc, requests.RequestException)
+        return isinstance(exc, requests.RequestException)  # also on the urllib3 path
 
-    got = b"".join(ranged_download(opener(r, srv.url), "obj", p, broken))
+    got = b"".join(ranged_download(opener(r, srv.url, lean), "obj", p, broken))
     assert got == BODY
     assert len(srv.seen) == 2
     assert srv.seen[1]["Range"] == f"bytes={cut}-"  # never the bytes already delivered
@@ -196,14 +223,17 @@ def test_budget_exhausted_is_one_clear_error(serve: Callable[..., Server]) -> No
     )
 
 
-def test_a_body_that_keeps_breaking_ends_in_one_error(serve: Callable[..., Server]) -> None:
+@pytest.mark.parametrize("lean", [False, True], ids=["requests", "urllib3"])
+def test_a_body_that_keeps_breaking_ends_in_one_error(
+    serve: Callable[..., Server], lean: bool
+) -> None:
     srv = serve(content(cut_at=1000))  # not even one piece gets through
     clock = Clock()
     p = pacer(clock, attempts=3)
     r = rest(p)
 
     with pytest.raises(Fatal) as ei:
-        b"".join(ranged_download(opener(r, srv.url), "obj", p, lambda e: True))
+        b"".join(ranged_download(opener(r, srv.url, lean), "obj", p, lambda e: True))
     assert str(ei.value).startswith(
         "obj: download broke off at byte 0 (3 times, the retry budget): ('Connection broken"
     )
@@ -213,3 +243,71 @@ def test_a_body_that_keeps_breaking_ends_in_one_error(serve: Callable[..., Serve
 
 def test_one_pacer_per_process() -> None:
     assert process_pacer(RetryOptions()) is process_pacer(RetryOptions(max_retries=3))
+
+
+# -- Rest.stream: downloads straight through urllib3 on the Session's pools ---------------------
+def test_stream_errors_go_through_the_hook_and_401_refreshes(serve: Callable[..., Server]) -> None:
+    def need_new(h: BaseHTTPRequestHandler) -> None:
+        ok = h.headers.get("Authorization") == "Bearer new"
+        (content() if ok else status(401))(h)
+
+    srv = serve(need_new)
+    tokens = Tokens()
+    assert rest(pacer(Clock()), tokens).call_stream(srv.url).content == BODY
+    assert tokens.refreshes == 1
+    assert [s["Authorization"] for s in srv.seen] == ["Bearer old", "Bearer new"]
+    srv2 = serve(status(418))
+    with pytest.raises(Fatal, match="GET obj: 418 scripted"):  # the hook read its JSON body
+        rest(pacer(Clock())).stream(srv2.url)
+
+
+def test_stream_keeps_a_read_connection_and_drops_a_half_read_one(
+    serve: Callable[..., Server],
+) -> None:
+    srv = serve(content(keep=True))
+    r = rest(pacer(Clock()))
+    for _ in range(2):
+        resp = r.stream(srv.url)
+        assert b"".join(resp.iter_content(1 << 20)) == BODY
+        resp.close()
+    half = r.stream(srv.url)
+    next(iter(half.iter_content(1 << 20)))
+    half.close()  # the rest of the body is still in the socket: this connection is done
+    r.stream(srv.url).close()
+    ports = [s["_port"] for s in srv.seen]
+    assert ports[0] == ports[1] == ports[2] != ports[3]
+    assert all(s["Accept-Encoding"] == "identity" for s in srv.seen)  # bytes as stored
+
+
+def test_stream_follows_redirects_and_keeps_the_token_on_its_host(
+    serve: Callable[..., Server],
+) -> None:
+    same = serve(redirect("/obj?moved=1"), content())  # a relative Location, on the same host
+    r = rest(pacer(Clock()), Tokens())
+    assert r.stream(same.url).content == BODY
+    assert [s["_path"] for s in same.seen] == ["/obj", "/obj?moved=1"]
+    assert same.seen[1]["Authorization"] == "Bearer old"  # same host and port: kept
+    target = serve(content())
+    elsewhere = serve(redirect(target.url.replace("127.0.0.1", "localhost")))
+    assert r.stream(elsewhere.url).content == BODY
+    assert "Authorization" not in target.seen[-1]  # another host: never sent there
+
+
+def test_stream_goes_through_the_proxy_the_environment_names(
+    serve: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = serve(content())
+    for var in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url.removesuffix("/obj"))
+    url = "http://files.invalid/obj?alt=media"
+    assert rest(pacer(Clock())).stream(url).content == BODY
+    assert proxy.seen[0]["_path"] == url  # an HTTP proxy is sent the whole URL
+
+
+def test_stream_connection_failures_are_requests_errors() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(requests.ConnectionError):
+        rest(pacer(Clock())).stream(f"http://127.0.0.1:{port}/obj")

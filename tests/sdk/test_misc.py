@@ -48,6 +48,7 @@ SUBMODULES = {
     "entrypoint",
     "errors",
     "exporter",
+    "getstream",
     "importer",
     "http",
     "layout",

@@ -17,7 +17,14 @@ import requests
 
 from kloset_sdk import AlreadyExists, ChunkStream, Fatal, Identity, NotFound, option, serve
 from kloset_sdk.connector import InitContext
-from kloset_sdk.http import Rest, Unavailable, process_pacer, ranged_download, status_error
+from kloset_sdk.http import (
+    Answer,
+    Rest,
+    Unavailable,
+    process_pacer,
+    ranged_download,
+    status_error,
+)
 from kloset_sdk.location import parse_location
 from kloset_sdk.objectstore import ObjectStore
 from kloset_sdk.retry import RetryOptions
@@ -81,11 +88,11 @@ class WebDavStorage(ObjectStore[WebDavOptions]):
         return sent
 
     def read(self, key: str, offset: int | None, length: int | None) -> Iterator[bytes]:
-        def open_range(pos: int, end: int | None) -> requests.Response | None:
+        def open_range(pos: int, end: int | None) -> Answer | None:
             whole = pos == 0 and end is None
             span = {} if whole else {"Range": f"bytes={pos}-{'' if end is None else end - 1}"}
             try:
-                return self.rest.call("GET", self.url(key), headers=span, stream=True)
+                return self.rest.call_stream(self.url(key), headers=span)
             except Fatal as exc:
                 if getattr(exc, "status", 0) == 416:  # the range starts at or past the end
                     return None
