@@ -39,6 +39,7 @@ class Server:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, unless a reply closes
+            wbufsize = 1 << 16  # head and body in one write: no Nagle wait on a small body
 
             def do_GET(self) -> None:
                 peer = {"_port": str(self.client_address[1]), "_path": self.path}
