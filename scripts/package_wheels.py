@@ -34,8 +34,14 @@ INTEGRATION_REQUIRES = {
     "fs": ["pathspec"],
     "s3": ["boto3"],
     "sftp": ["paramiko"],
-    "gdrive": ["google-api-python-client", "google-auth", "google-auth-oauthlib", "requests"],
-    "onedrive": ["msal", "requests"],
+    "gdrive": [
+        "google-api-python-client",
+        "google-auth",
+        "google-auth-oauthlib",
+        "requests",
+        "urllib3",
+    ],
+    "onedrive": ["msal", "requests", "urllib3"],
 }
 PYTHONS = ["3.10", "3.11", "3.12", "3.13", "3.14"]
 #: (os, arch) pairs built by default, arch as the OS itself names it (uname -m).
