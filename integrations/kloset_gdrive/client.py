@@ -59,16 +59,29 @@ def escape(value: str) -> str:
 
 
 class GoogleTokens:
-    """The client's google-auth credentials as the SDK's TokenSource."""
+    """google-auth credentials as the SDK's TokenSource: refreshed under `lock` when expired,
+    or when a 401 refused the token and no other thread has replaced it yet."""
 
-    def __init__(self, client: DriveClient) -> None:
-        self.client = client
+    def __init__(self, creds: Any, lock: threading.Lock) -> None:
+        self.creds = creds
+        self.lock = lock
 
     def token(self) -> str:
-        return self.client.token()
+        return self._current(None)
 
     def refresh(self, stale: str) -> str:
-        return self.client.token(stale)
+        return self._current(stale)
+
+    def _current(self, stale: str | None) -> str:
+        creds = self.creds
+        if creds.valid and creds.token != stale:
+            return str(creds.token)
+        from google.auth.transport.requests import Request
+
+        with self.lock:
+            if not creds.valid or creds.token == stale:
+                creds.refresh(Request())
+            return str(creds.token)
 
 
 class DriveClient:
@@ -84,7 +97,11 @@ class DriveClient:
         self.has_generate_ids = True  # False once the service answered 404/501 to generateIds
         self._refresh_lock = threading.Lock()
         self.rest = Rest(
-            self.pacer, _error_hook, self._new_session, opts.timeout, GoogleTokens(self)
+            self.pacer,
+            _error_hook,
+            self._new_session,
+            opts.timeout,
+            GoogleTokens(self.creds, self._refresh_lock),
         )
         # Importing googleapiclient and parsing its 250 KB discovery document cost ~130 ms,
         # which `ping` (Init) does without.
@@ -160,19 +177,6 @@ class DriveClient:
 
         with self._refresh_lock:
             self.creds.refresh(Request())
-
-    def token(self, stale: str | None = None) -> str:
-        """The access token, refreshed first when it has expired, or is still `stale` (the one a
-        401 refused) and no other thread has replaced it yet."""
-        creds = self.creds
-        if creds.valid and (stale is None or creds.token != stale):
-            return str(creds.token)
-        from google.auth.transport.requests import Request
-
-        with self._refresh_lock:
-            if not creds.valid or (stale is not None and creds.token == stale):
-                creds.refresh(Request())
-            return str(creds.token)
 
     def call(self, request: Any, what: str) -> Any:
         """Execute a googleapiclient request on this thread's http object."""

@@ -128,7 +128,6 @@ class GraphClient:
         json: Any = None,
         data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
-        stream: bool = False,
         retry_drops: bool = True,
     ) -> requests.Response:
         """One Graph request, paced and retried; non-2xx/3xx answers raise a KlosetError."""
@@ -141,7 +140,6 @@ class GraphClient:
             json=json,
             data=data,
             headers=headers,
-            stream=stream,
             allow_redirects=False,
         )
 

@@ -1,9 +1,9 @@
 """Streamed GETs sent straight through urllib3, on the pools of a requests Session.
 
 A download is the one request a connector sends per file, and requests' own per-request work
-(merging environment settings, preparing, hooks, cookies, building a Response) cost about
-0.5 ms of CPU against urllib3's 0.26 ms: a third of the plugin's work per small file
-(docs/BENCHMARKS.notes.md). Here the Session is read once per host and thread for what it
+(merging environment settings, preparing, hooks, cookies, building a Response) made it cost
+0.70 ms of CPU where urllib3 alone costs 0.25 ms (scripts/bench_http_get.py): a third of the
+plugin's work per small file (docs/BENCHMARKS.notes.md). Here the Session is read once per host and thread for what it
 decides (proxies from the environment, the CA bundle, client certificates) and the adapter's own
 connection pool is used from then on, so TLS, proxies and keep-alive behave as through
 requests. urllib3's errors are raised as the requests errors they would have been, so the
@@ -15,15 +15,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-if TYPE_CHECKING:
-    import requests
-    import urllib3
+import requests
+import urllib3
+from requests.structures import CaseInsensitiveDict
+from requests.utils import select_proxy
+from urllib3 import exceptions as u3
 
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 10
+#: As requests' adapter sends: no retry inside urllib3 (the Pacer retries), read errors raised.
+NO_RETRY = urllib3.Retry(0, read=False)
 
 
 class Streamed:
@@ -32,11 +36,9 @@ class Streamed:
     `text`, `iter_content`, `json`, `close`, `url`, `request`)."""
 
     def __init__(self, raw: urllib3.BaseHTTPResponse, url: str, headers: Mapping[str, str]) -> None:
-        from requests.structures import CaseInsensitiveDict
-
         self.raw = raw
         self.url = url
-        self.request = Request("GET", url, CaseInsensitiveDict(headers))
+        self._sent = headers
         self.status_code = raw.status
         self.reason = raw.reason or ""
         self.headers = raw.headers
@@ -49,6 +51,11 @@ class Streamed:
         except Exception as exc:
             raise body_error(exc) from exc
         self._consumed = True
+
+    @property
+    def request(self) -> Request:
+        """Built when asked (an error hook may look): a download never needs it."""
+        return Request("GET", self.url, CaseInsensitiveDict(self._sent))
 
     @property
     def content(self) -> bytes:
@@ -83,10 +90,6 @@ class _Route:
     """Where one host's requests go, as the Session decided for it."""
 
     def __init__(self, session: requests.Session, url: str) -> None:
-        import requests
-        import urllib3
-        from requests.utils import select_proxy
-
         settings = session.merge_environment_settings(url, {}, True, None, None)
         adapter = session.get_adapter(url)
         if not isinstance(adapter, requests.adapters.HTTPAdapter):
@@ -100,16 +103,21 @@ class _Route:
         adapter.cert_verify(self.pool, url, verify, cert)  # type: ignore[no-untyped-call]
         proxy = select_proxy(url, settings["proxies"])
         # An http:// request through an HTTP proxy names the whole URL; else only the path.
-        self.full_url = bool(proxy) and urlsplit(url).scheme != "https"
-        self.full_url = self.full_url and not urlsplit(proxy or "").scheme.startswith("socks")
+        self.full_url = bool(
+            proxy
+            and urlsplit(url).scheme != "https"
+            and not urlsplit(proxy).scheme.startswith("socks")
+        )
         self.headers = {k: str(v) for k, v in session.headers.items()}
 
 
 class Router:
     """The routes of one thread's Session, one per scheme and host."""
 
-    def __init__(self, session: requests.Session) -> None:
+    def __init__(self, session: requests.Session, timeout: float | tuple[float, float]) -> None:
         self.session = session
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        self.timeout = urllib3.Timeout(connect=connect, read=read)
         self._routes: dict[tuple[str, str], _Route] = {}
 
     def route(self, url: str) -> _Route:
@@ -120,15 +128,9 @@ class Router:
             found = self._routes[key] = _Route(self.session, url)
         return found
 
-    def get(
-        self, url: str, headers: Mapping[str, str], timeout: float | tuple[float, float]
-    ) -> Streamed:
+    def get(self, url: str, headers: Mapping[str, str]) -> Streamed:
         """GET `url`, following redirects as requests does (a token never goes to another
         host); the body is not read."""
-        import urllib3
-
-        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
-        limits = urllib3.Timeout(connect=connect, read=read)
         sent = dict(headers)
         for _ in range(MAX_REDIRECTS + 1):
             route = self.route(url)
@@ -143,8 +145,8 @@ class Router:
                     assert_same_host=False,
                     preload_content=False,
                     decode_content=False,
-                    retries=urllib3.Retry(0, read=False),
-                    timeout=limits,
+                    retries=NO_RETRY,
+                    timeout=self.timeout,
                 )
             except Exception as exc:
                 raise open_error(exc) from exc
@@ -157,8 +159,6 @@ class Router:
             if urlsplit(nxt).netloc != urlsplit(url).netloc:
                 sent = {k: v for k, v in sent.items() if k.lower() != "authorization"}
             url = nxt
-        import requests
-
         raise requests.TooManyRedirects(f"{url}: more than {MAX_REDIRECTS} redirects")
 
 
@@ -169,9 +169,6 @@ def _path(url: str) -> str:
 
 def open_error(exc: BaseException) -> BaseException:
     """What requests' adapter raises when sending fails with `exc`."""
-    import requests
-    from urllib3 import exceptions as u3
-
     if isinstance(exc, u3.MaxRetryError):  # a failed connect: its reason says which
         reason = exc.reason
         if isinstance(reason, u3.ConnectTimeoutError) and not isinstance(
@@ -195,9 +192,6 @@ def open_error(exc: BaseException) -> BaseException:
 
 def body_error(exc: BaseException) -> BaseException:
     """What a requests Response raises when reading its body fails with `exc`."""
-    import requests
-    from urllib3 import exceptions as u3
-
     table = [
         (u3.ProtocolError, requests.exceptions.ChunkedEncodingError),
         (u3.DecodeError, requests.exceptions.ContentDecodingError),

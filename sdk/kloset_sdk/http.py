@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R", bound="Answer")
 CHUNK = 1 << 20
 ShouldRetry = Callable[[BaseException], Retry | None]
 
@@ -197,26 +198,14 @@ class Rest:
         **kw: Any,
     ) -> requests.Response:
         """One try, not paced; an answer of 400 or more raises what the error hook says."""
-        import requests
-
-        hdrs = dict(headers or {})
-        if auth and self.tokens is not None:
-            self._local.sent = self.tokens.token()
-            hdrs["Authorization"] = "Bearer " + self._local.sent
         kw.setdefault("timeout", self.timeout)
-        try:
-            resp = self.session().request(method, url, headers=hdrs, **kw)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            if self.on_drop is None:
-                raise
-            raise self.on_drop(method, url, exc) from exc
-        if resp.status_code >= 400:
-            try:
-                err = self.error_hook(method, url, resp)
-            finally:
-                resp.close()
-            raise err
-        return resp
+        return self._exchange(
+            method,
+            url,
+            auth,
+            headers,
+            lambda hdrs: self.session().request(method, url, headers=hdrs, **kw),
+        )
 
     def stream(
         self,
@@ -228,27 +217,39 @@ class Rest:
         """A GET whose body is read as it arrives, like `send(..., stream=True)` (one try, error
         answers through the hook, connection failures as requests raises them) without
         requests' per-request work."""
-        import requests
-
         from .getstream import Router
+
+        router: Router | None = getattr(self._local, "router", None)
+        sess = self.session()
+        if router is None or router.session is not sess:
+            router = self._local.router = Router(sess, self.timeout)
+        return self._exchange("GET", url, auth, headers, lambda hdrs: router.get(url, hdrs))
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        auth: bool,
+        headers: Mapping[str, str] | None,
+        exchange: Callable[[dict[str, str]], R],
+    ) -> R:
+        """`exchange(headers)` with the bearer token added (`auth` and tokens set): a dropped
+        connection goes through `on_drop`, an answer of 400 or more through the error hook."""
+        import requests
 
         hdrs = dict(headers or {})
         if auth and self.tokens is not None:
             self._local.sent = self.tokens.token()
             hdrs["Authorization"] = "Bearer " + self._local.sent
-        router: Router | None = getattr(self._local, "router", None)
-        sess = self.session()
-        if router is None or router.session is not sess:
-            router = self._local.router = Router(sess)
         try:
-            resp = router.get(url, hdrs, self.timeout)
+            resp = exchange(hdrs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             if self.on_drop is None:
                 raise
-            raise self.on_drop("GET", url, exc) from exc
+            raise self.on_drop(method, url, exc) from exc
         if resp.status_code >= 400:
             try:
-                err = self.error_hook("GET", url, resp)
+                err = self.error_hook(method, url, resp)
             finally:
                 resp.close()
             raise err
