@@ -1,13 +1,13 @@
 """Streamed GETs sent straight through urllib3, on the pools of a requests Session.
 
 A download is the one request a connector sends per file, and requests' own per-request work
-(merging environment settings, preparing, hooks, cookies, building a Response) made it cost
-0.70 ms of CPU where urllib3 alone costs 0.25 ms (scripts/bench_http_get.py): a third of the
-plugin's work per small file (docs/BENCHMARKS.notes.md). Here the Session is read once per host and thread for what it
-decides (proxies from the environment, the CA bundle, client certificates) and the adapter's own
-connection pool is used from then on, so TLS, proxies and keep-alive behave as through
-requests. urllib3's errors are raised as the requests errors they would have been, so the
-integrations' retry rules need not know which path a download took.
+(merging environment settings, preparing, hooks, cookies, building a Response) made it cost 0.70
+ms of CPU where urllib3 alone costs 0.25 ms (scripts/bench_http_get.py): a third of the plugin's
+work per small file (docs/BENCHMARKS.notes.md). Here the Session is read once per host and
+thread for what it decides (proxies from the environment, the CA bundle, client certificates)
+and the adapter's own connection pool is used from then on, so TLS, proxies and keep-alive
+behave as through requests. urllib3's errors are raised as the requests errors they would have
+been, so the integrations' retry rules need not know which path a download took.
 """
 
 from __future__ import annotations
